@@ -1,0 +1,5 @@
+"""`python -m runner` works like the `output-reset` command."""
+
+from runner.cli import main
+
+main()

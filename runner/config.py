@@ -1,0 +1,411 @@
+"""Load and check `output-reset.yaml` into frozen dataclasses (the bottom layer, next to errors).
+
+Line and column numbers come from `yaml.compose` node marks, so every problem is reported as one
+line `FILE:LINE:COL: key.path: what is wrong`. Unknown and duplicate keys are errors: a silently
+ignored typo is the worst outcome for a tool that is supposed to react to your edits.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Literal
+
+import yaml
+
+from runner.errors import ConfigError
+
+CONFIG_NAME = "output-reset.yaml"
+SCHEMA_VERSION = 1
+DEFAULT_DEBOUNCE_MS = 300
+DEFAULT_TOKEN_ENV = "OUTPUT_API_AUTH_TOKEN"
+
+Action = Literal["rerun", "reset_after"]
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# The API refuses workflowType filters and catalog ids outside this set (CONTRACT §1.1, §2.3).
+_API_NAME = re.compile(r"^[a-z0-9_.@-]+$", re.IGNORECASE)
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_FLOAT = "tag:yaml.org,2002:float"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rule:
+    """One mapping from file patterns to a reset point."""
+
+    files: tuple[str, ...]
+    action: Action
+    step: str
+    line: int
+
+    def describe(self) -> str:
+        return f"{self.action.replace('_', ' ')} {self.step}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkflowConfig:
+    """A pinned workflow: by id, or the most recent run of a type."""
+
+    id: str | None
+    type: str | None
+    run: str | None
+    rules: tuple[Rule, ...]
+    line: int
+
+    @property
+    def key(self) -> str:
+        """A stable name for this entry, used in the state file and in messages."""
+        return self.id if self.id is not None else f"type:{self.type}"
+
+    @property
+    def label(self) -> str:
+        return self.id if self.id is not None else f"latest {self.type}"
+
+    def fingerprint(self) -> str:
+        """Changes whenever what the config pins changes, so a stale state pin is ignored."""
+        raw = json.dumps([self.id, self.type, self.run])
+        return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiConfig:
+    url: str | None = None
+    token_env: str = DEFAULT_TOKEN_ENV
+    catalog: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    path: Path
+    api: ApiConfig
+    debounce_ms: int
+    ignore: tuple[str, ...]
+    workflows: tuple[WorkflowConfig, ...]
+
+    @property
+    def root(self) -> Path:
+        """The folder that every pattern in the file is relative to."""
+        return self.path.parent
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / ".output-reset"
+
+
+def load_config(path: Path, *, shown_as: str | None = None) -> Config:
+    """Read and check a config file; raise ConfigError with a one-line located message."""
+    shown = shown_as or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{shown}: no such file; write one with `output-reset init` or pass -c PATH"
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(f"{shown}: is a folder, not a config file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{shown}: not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise ConfigError(f"{shown}: cannot read ({exc.strerror})") from None
+    return parse_config(text, path=path.resolve(), shown_as=shown)
+
+
+def parse_config(text: str, *, path: Path, shown_as: str) -> Config:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or exc.context or "invalid YAML"
+        if "block" in problem:
+            problem += " (check the indentation)"
+        raise ConfigError(f"{shown_as}:{line}:{col}: syntax error: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{shown_as}:1:1: syntax error: {exc}") from None
+    return _Reader(shown_as).config(root, path)
+
+
+class _Reader:
+    """Walks the composed node tree, remembering where each value came from."""
+
+    def __init__(self, shown_as: str) -> None:
+        self.shown_as = shown_as
+
+    def fail(self, node: yaml.Node | None, key_path: str, what: str) -> ConfigError:
+        line, col = (node.start_mark.line + 1, node.start_mark.column + 1) if node else (1, 1)
+        return ConfigError(f"{self.shown_as}:{line}:{col}: {key_path}: {what}")
+
+    # -- shapes -------------------------------------------------------------------------
+
+    def mapping(
+        self, node: yaml.Node, key_path: str, allowed: tuple[str, ...]
+    ) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node, key_path, f"expected a mapping, got {_kind(node)}")
+        seen: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR:
+                raise self.fail(key_node, key_path, "keys must be plain names")
+            key = str(key_node.value)
+            here = _join(key_path, key)
+            if key in seen:
+                first = seen[key][0].start_mark.line + 1
+                raise self.fail(key_node, here, f"duplicate key (first set on line {first})")
+            if key not in allowed:
+                raise self.fail(key_node, here, _unknown_key(key, allowed))
+            seen[key] = (key_node, value_node)
+        return seen
+
+    def sequence(self, node: yaml.Node, key_path: str) -> list[yaml.Node]:
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.fail(node, key_path, f"expected a list, got {_kind(node)}")
+        return list(node.value)
+
+    def string(self, node: yaml.Node, key_path: str) -> str:
+        if not isinstance(node, yaml.ScalarNode) or node.tag != _STR:
+            hint = (
+                "; put it in quotes"
+                if isinstance(node, yaml.ScalarNode) and node.tag != _NULL
+                else ""
+            )
+            raise self.fail(node, key_path, f"expected a string, got {_kind(node)}{hint}")
+        value = str(node.value)
+        if not value.strip():
+            raise self.fail(node, key_path, "must not be empty")
+        return value
+
+    def integer(self, node: yaml.Node, key_path: str) -> int:
+        if not isinstance(node, yaml.ScalarNode) or node.tag != _INT:
+            raise self.fail(node, key_path, f"expected an integer, got {_kind(node)}")
+        value: int = yaml.SafeLoader("").construct_yaml_int(node)
+        return value
+
+    def strings(self, node: yaml.Node, key_path: str) -> tuple[yaml.Node, ...]:
+        """One string or a non-empty list of strings, as their nodes."""
+        if isinstance(node, yaml.ScalarNode):
+            self.string(node, key_path)
+            return (node,)
+        items = self.sequence(node, key_path)
+        if not items:
+            raise self.fail(node, key_path, "must list at least one pattern")
+        for i, item in enumerate(items):
+            self.string(item, f"{key_path}[{i}]")
+        return tuple(items)
+
+    def checked(self, node: yaml.Node, key_path: str, ok: Callable[[str], bool], what: str) -> str:
+        value = self.string(node, key_path)
+        if not ok(value):
+            raise self.fail(node, key_path, what)
+        return value
+
+    # -- the document -------------------------------------------------------------------
+
+    def config(self, root: yaml.Node | None, path: Path) -> Config:
+        if root is None:
+            raise self.fail(None, "(document)", "the file is empty; it needs a workflows list")
+        top = self.mapping(
+            root, "(document)", ("version", "api", "debounce_ms", "ignore", "workflows")
+        )
+        if "version" in top:
+            node = top["version"][1]
+            if self.integer(node, "version") != SCHEMA_VERSION:
+                raise self.fail(
+                    node,
+                    "version",
+                    f"unsupported schema version (this tool reads {SCHEMA_VERSION})",
+                )
+        api = self.api(top["api"][1]) if "api" in top else ApiConfig()
+        debounce_ms = DEFAULT_DEBOUNCE_MS
+        if "debounce_ms" in top:
+            node = top["debounce_ms"][1]
+            debounce_ms = self.integer(node, "debounce_ms")
+            if not 0 <= debounce_ms <= 60_000:
+                raise self.fail(node, "debounce_ms", "must be between 0 and 60000 milliseconds")
+        ignore: tuple[str, ...] = ()
+        if "ignore" in top:
+            ignore = tuple(
+                self.pattern(n, p)
+                for n, p in _indexed(self.strings(top["ignore"][1], "ignore"), "ignore")
+            )
+        if "workflows" not in top:
+            raise self.fail(root, "workflows", "missing; list at least one workflow to pin")
+        nodes = self.sequence(top["workflows"][1], "workflows")
+        if not nodes:
+            raise self.fail(top["workflows"][1], "workflows", "must list at least one workflow")
+        workflows = tuple(self.workflow(n, f"workflows[{i}]") for i, n in enumerate(nodes))
+        seen: dict[str, str] = {}
+        for i, wf in enumerate(workflows):
+            here = f"workflows[{i}]"
+            if wf.key in seen:
+                raise self.fail(nodes[i], here, f"pins the same workflow as {seen[wf.key]}")
+            seen[wf.key] = here
+        return Config(
+            path=path, api=api, debounce_ms=debounce_ms, ignore=ignore, workflows=workflows
+        )
+
+    def api(self, node: yaml.Node) -> ApiConfig:
+        fields = self.mapping(node, "api", ("url", "token_env", "catalog"))
+        url = catalog = None
+        token_env = DEFAULT_TOKEN_ENV
+        if "url" in fields:
+            url = self.checked(
+                fields["url"][1],
+                "api.url",
+                lambda v: re.match(r"^https?://[^/\s]+", v) is not None,
+                "expected an http:// or https:// URL such as http://localhost:3001",
+            ).rstrip("/")
+        if "token_env" in fields:
+            token_env = self.checked(
+                fields["token_env"][1],
+                "api.token_env",
+                lambda v: _ENV_NAME.match(v) is not None,
+                "expected the NAME of an environment variable "
+                "(the token itself never goes in this file)",
+            )
+        if "catalog" in fields:
+            catalog = self.checked(
+                fields["catalog"][1],
+                "api.catalog",
+                lambda v: _API_NAME.match(v) is not None,
+                "a catalog id uses only letters, digits and _ . @ -",
+            )
+        return ApiConfig(url=url, token_env=token_env, catalog=catalog)
+
+    def workflow(self, node: yaml.Node, key_path: str) -> WorkflowConfig:
+        fields = self.mapping(node, key_path, ("id", "type", "run", "rules"))
+        if ("id" in fields) == ("type" in fields):
+            both = "id" in fields
+            raise self.fail(
+                node,
+                key_path,
+                'a workflow needs exactly one of "id" or "type", not both'
+                if both
+                else 'a workflow needs exactly one of "id" (a workflow id) '
+                'or "type" (pin its latest run)',
+            )
+        wf_id = self.string(fields["id"][1], f"{key_path}.id") if "id" in fields else None
+        wf_type = None
+        if "type" in fields:
+            wf_type = self.checked(
+                fields["type"][1],
+                f"{key_path}.type",
+                lambda v: _API_NAME.match(v) is not None,
+                "a workflow type uses only letters, digits and _ . @ -",
+            )
+        run = None
+        if "run" in fields:
+            run = self.checked(
+                fields["run"][1],
+                f"{key_path}.run",
+                lambda v: _UUID.match(v) is not None,
+                "expected a run id (a UUID such as 01a2120c-2695-70a1-83f6-9d9ec4cacd75)",
+            )
+        if "rules" not in fields:
+            raise self.fail(node, f"{key_path}.rules", "missing; map at least one file to a step")
+        rule_nodes = self.sequence(fields["rules"][1], f"{key_path}.rules")
+        if not rule_nodes:
+            raise self.fail(fields["rules"][1], f"{key_path}.rules", "must list at least one rule")
+        rules = tuple(self.rule(n, f"{key_path}.rules[{i}]") for i, n in enumerate(rule_nodes))
+        return WorkflowConfig(
+            id=wf_id, type=wf_type, run=run, rules=rules, line=node.start_mark.line + 1
+        )
+
+    def rule(self, node: yaml.Node, key_path: str) -> Rule:
+        fields = self.mapping(node, key_path, ("files", "rerun", "reset_after"))
+        actions = [a for a in ("rerun", "reset_after") if a in fields]
+        if len(actions) == 2:
+            raise self.fail(
+                fields["reset_after"][0],
+                key_path,
+                'a rule needs exactly one of "rerun" or "reset_after", not both',
+            )
+        if not actions:
+            raise self.fail(
+                node,
+                key_path,
+                'a rule needs "rerun: STEP" (re-run that step and what follows) '
+                'or "reset_after: STEP" (keep that step, re-run what follows)',
+            )
+        if "files" not in fields:
+            raise self.fail(node, f"{key_path}.files", "missing; which files does this rule watch?")
+        action: Action = "rerun" if actions[0] == "rerun" else "reset_after"
+        step = self.checked(
+            fields[action][1],
+            f"{key_path}.{action}",
+            lambda v: not any(c.isspace() for c in v),
+            "a step name has no spaces (use the name from step({ name }))",
+        )
+        files = tuple(
+            self.pattern(n, p)
+            for n, p in _indexed(
+                self.strings(fields["files"][1], f"{key_path}.files"), f"{key_path}.files"
+            )
+        )
+        return Rule(files=files, action=action, step=step, line=node.start_mark.line + 1)
+
+    def pattern(self, node: yaml.Node, key_path: str) -> str:
+        value = str(node.value).strip()
+        bare = value.removeprefix("!")
+        posix = PurePosixPath(bare)
+        if bare.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:[\\/]", bare):
+            raise self.fail(
+                node, key_path, "patterns are relative to the config file's folder, not absolute"
+            )
+        if ".." in posix.parts:
+            raise self.fail(
+                node, key_path, "patterns cannot leave the config file's folder (no ..)"
+            )
+        if "\\" in bare:
+            raise self.fail(node, key_path, "use / to separate folders")
+        return value
+
+
+def _indexed(nodes: tuple[yaml.Node, ...], key_path: str) -> Iterator[tuple[yaml.Node, str]]:
+    if len(nodes) == 1 and isinstance(nodes[0], yaml.ScalarNode):
+        yield nodes[0], key_path
+        return
+    for i, node in enumerate(nodes):
+        yield node, f"{key_path}[{i}]"
+
+
+def _join(key_path: str, key: str) -> str:
+    return key if key_path == "(document)" else f"{key_path}.{key}"
+
+
+def _unknown_key(key: str, allowed: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    if close:
+        return f'unknown key; did you mean "{close[0]}"?'
+    return "unknown key; expected one of: " + ", ".join(allowed)
+
+
+def _kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    tag = node.tag
+    shown = str(node.value)
+    if len(shown) > 30:
+        shown = shown[:27] + "..."
+    if tag == _STR:
+        return f'a string ("{shown}")'
+    if tag == _INT:
+        return f"an integer ({shown})"
+    if tag == _FLOAT:
+        return f"a number ({shown})"
+    if tag == _BOOL:
+        return f"a boolean ({shown})"
+    if tag == _NULL:
+        return "nothing (null)"
+    return f"a value tagged {tag}"

@@ -1,0 +1,84 @@
+"""The small interface the daemon and the CLI need from a workflow engine.
+
+The Output API adapter (`output_api.py`) implements it today; a Temporal adapter can implement
+the same Protocol without the daemon changing. Everything here is data and signatures.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from runner.history import Activity, RunHistory
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunStatus:
+    workflow_id: str
+    run_id: str
+    status: str
+    started_at: float | None = None  # epoch seconds
+    workflow_type: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+
+OnSteps = Callable[[list[Activity]], None]
+
+
+class Engine(Protocol):
+    """What output-reset asks of the engine that runs the workflows."""
+
+    description: str
+
+    def status(self, workflow_id: str, run_id: str | None = None) -> RunStatus:
+        """A run's status; the latest run of the id when `run_id` is None."""
+        ...
+
+    def runs_of_type(self, workflow_type: str) -> list[RunStatus]:
+        """Runs of a workflow type (every workflow id), newest start first."""
+        ...
+
+    def history(self, workflow_id: str, run_id: str, *, payloads: bool = False) -> RunHistory: ...
+
+    def follow(
+        self,
+        history: RunHistory,
+        *,
+        on_steps: OnSteps,
+        stop: threading.Event,
+        payloads: bool = False,
+    ) -> None:
+        """Feed new events into `history` until the run closes or `stop` is set."""
+        ...
+
+    def reset(self, workflow_id: str, run_id: str, step: str, reason: str) -> str:
+        """Reset once (never retried); return the new run id.
+
+        Raises ResetOutcomeUnknown when the request went out but its answer was lost.
+        """
+        ...
+
+    def find_reset(self, workflow_id: str, base_run_id: str, token: str) -> str | None:
+        """The run a lost reset created from `base_run_id`, found by its reason's token."""
+        ...
+
+    def run_input(self, workflow_id: str, run_id: str) -> Any: ...
+
+    def start(self, workflow_type: str, workflow_id: str, input: Any) -> str: ...
+
+    def terminate(self, workflow_id: str, run_id: str, reason: str) -> None: ...
+
+    def worker_marker(self) -> str | None:
+        """Something that changes when the worker reloads new code (the catalog run id)."""
+        ...
+
+    def wait_worker_answers(self) -> None:
+        """Block until the worker answers a query (it does not while it restarts)."""
+        ...
+
+    def close(self) -> None: ...

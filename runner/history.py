@@ -1,0 +1,306 @@
+"""Fold a run's serialized history events into a compact summary (pure core: no I/O).
+
+Events arrive page by page (or batch by batch from a follow) and are folded into one `Activity`
+per scheduled activity and one `ChildRun` per started child, so a 50,000-event history costs a few
+megabytes instead of the raw event list. Ordering uses eventId only: `ACTIVITY_TASK_STARTED` is
+written when an attempt ends and its eventTime goes backwards (CONTRACT §4.2).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+INTERNAL_PREFIX = "__internal#"
+TRACE_ANCHOR = "getTraceDestinations"
+
+Outcome = Literal["scheduled", "completed", "failed", "timed_out", "canceled"]
+
+TERMINAL_EVENTS: dict[str, str] = {
+    "WORKFLOW_EXECUTION_COMPLETED": "completed",
+    "WORKFLOW_EXECUTION_FAILED": "failed",
+    "WORKFLOW_EXECUTION_TIMED_OUT": "timed_out",
+    "WORKFLOW_EXECUTION_CANCELED": "cancelled",
+    "WORKFLOW_EXECUTION_TERMINATED": "terminated",
+    "WORKFLOW_EXECUTION_CONTINUED_AS_NEW": "continued_as_new",
+}
+
+# eventType numbers, for events whose eventTypeName the API did not know (CONTRACT §4.1).
+_NAMES_BY_NUMBER = {
+    1: "WORKFLOW_EXECUTION_STARTED",
+    2: "WORKFLOW_EXECUTION_COMPLETED",
+    3: "WORKFLOW_EXECUTION_FAILED",
+    4: "WORKFLOW_EXECUTION_TIMED_OUT",
+    7: "WORKFLOW_TASK_COMPLETED",
+    9: "WORKFLOW_TASK_FAILED",
+    10: "ACTIVITY_TASK_SCHEDULED",
+    11: "ACTIVITY_TASK_STARTED",
+    12: "ACTIVITY_TASK_COMPLETED",
+    13: "ACTIVITY_TASK_FAILED",
+    14: "ACTIVITY_TASK_TIMED_OUT",
+    16: "ACTIVITY_TASK_CANCELED",
+    21: "WORKFLOW_EXECUTION_CANCELED",
+    27: "WORKFLOW_EXECUTION_TERMINATED",
+    28: "WORKFLOW_EXECUTION_CONTINUED_AS_NEW",
+    29: "START_CHILD_WORKFLOW_EXECUTION_INITIATED",
+    31: "CHILD_WORKFLOW_EXECUTION_STARTED",
+    32: "CHILD_WORKFLOW_EXECUTION_COMPLETED",
+    33: "CHILD_WORKFLOW_EXECUTION_FAILED",
+}
+_ACTIVITY_CLOSE: dict[str, Outcome] = {
+    "ACTIVITY_TASK_COMPLETED": "completed",
+    "ACTIVITY_TASK_FAILED": "failed",
+    "ACTIVITY_TASK_TIMED_OUT": "timed_out",
+    "ACTIVITY_TASK_CANCELED": "canceled",
+}
+_CHILD_CLOSE = {
+    "CHILD_WORKFLOW_EXECUTION_COMPLETED": "completed",
+    "CHILD_WORKFLOW_EXECUTION_FAILED": "failed",
+    "CHILD_WORKFLOW_EXECUTION_CANCELED": "cancelled",
+    "CHILD_WORKFLOW_EXECUTION_TIMED_OUT": "timed_out",
+    "CHILD_WORKFLOW_EXECUTION_TERMINATED": "terminated",
+}
+RESET_CAUSE = 20  # WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW
+
+
+@dataclass(slots=True)
+class Activity:
+    """One scheduled activity (one occurrence of a step), joined to how it ended."""
+
+    scheduled_id: int
+    activity_type: str
+    activity_id: str
+    scheduled_by: int  # the WORKFLOW_TASK_COMPLETED that scheduled it
+    scheduled_at: str | None
+    started_at: str | None = None
+    closed_id: int | None = None
+    closed_at: str | None = None
+    outcome: Outcome = "scheduled"
+    attempt: int = 1
+    result: Any = None
+
+    @property
+    def step(self) -> str:
+        """The bare step name: what the API's reset `stepName` matches (by `#<name>` suffix)."""
+        return self.activity_type.rpartition("#")[2]
+
+    @property
+    def internal(self) -> bool:
+        return self.activity_type.startswith(INTERNAL_PREFIX)
+
+    @property
+    def completed_id(self) -> int | None:
+        return self.closed_id if self.outcome == "completed" else None
+
+    @property
+    def duration_s(self) -> float | None:
+        return _seconds_between(self.started_at or self.scheduled_at, self.closed_at)
+
+
+@dataclass(slots=True)
+class ChildRun:
+    """A child workflow the run started; its steps live only in its own history."""
+
+    initiated_id: int
+    workflow_id: str
+    workflow_type: str
+    run_id: str | None = None
+    outcome: str = "running"
+
+
+@dataclass(slots=True)
+class ResetMarker:
+    event_id: int
+    base_run_id: str
+    new_run_id: str
+    reason: str | None
+
+
+@dataclass(slots=True)
+class RunHistory:
+    """Everything the planner and the follower need from one run's history."""
+
+    workflow_id: str
+    run_id: str
+    workflow_type: str | None = None
+    input: Any = None
+    activities: list[Activity] = field(default_factory=list)
+    children: list[ChildRun] = field(default_factory=list)
+    reset_markers: list[ResetMarker] = field(default_factory=list)
+    task_completed: list[int] = field(default_factory=list, repr=False)
+    status: str = "running"
+    result: Any = None
+    last_event_id: int = 0
+    started_at: str | None = None
+    closed_at: str | None = None
+    _by_scheduled: dict[int, Activity] = field(default_factory=dict, repr=False)
+    _children_by_initiated: dict[int, ChildRun] = field(default_factory=dict, repr=False)
+
+    @property
+    def closed(self) -> bool:
+        return self.status != "running"
+
+    def feed(self, events: Iterable[Mapping[str, Any]]) -> list[Activity]:
+        """Fold events in; return the activities that closed in this batch, in order.
+
+        Events at or below `last_event_id` are skipped, so overlapping batches (a resumed
+        stream, a re-read page) are harmless.
+        """
+        closed: list[Activity] = []
+        for event in events:
+            event_id = int(event["eventId"])
+            if event_id <= self.last_event_id:
+                continue
+            self.last_event_id = event_id
+            name = event.get("eventTypeName") or _NAMES_BY_NUMBER.get(event.get("eventType", 0), "")
+            attrs = _attributes(event)
+            when = event.get("eventTime")
+            if name == "ACTIVITY_TASK_SCHEDULED":
+                activity = Activity(
+                    scheduled_id=event_id,
+                    activity_type=str(attrs.get("activityType", {}).get("name", "")),
+                    activity_id=str(attrs.get("activityId", "")),
+                    scheduled_by=_int64(attrs.get("workflowTaskCompletedEventId")),
+                    scheduled_at=when,
+                )
+                self.activities.append(activity)
+                self._by_scheduled[event_id] = activity
+            elif name == "ACTIVITY_TASK_STARTED":
+                started = self._by_scheduled.get(_int64(attrs.get("scheduledEventId")))
+                if started is not None:
+                    started.started_at = when
+                    started.attempt = int(attrs.get("attempt", 1))
+            elif name in _ACTIVITY_CLOSE:
+                done = self._by_scheduled.get(_int64(attrs.get("scheduledEventId")))
+                if done is not None:
+                    done.outcome = _ACTIVITY_CLOSE[name]
+                    done.closed_id = event_id
+                    done.closed_at = when
+                    if "result" in attrs:
+                        done.result = _single(attrs["result"])
+                    closed.append(done)
+            elif name == "START_CHILD_WORKFLOW_EXECUTION_INITIATED":
+                child = ChildRun(
+                    initiated_id=event_id,
+                    workflow_id=str(attrs.get("workflowId", "")),
+                    workflow_type=str(attrs.get("workflowType", {}).get("name", "")),
+                )
+                self.children.append(child)
+                self._children_by_initiated[event_id] = child
+            elif name == "CHILD_WORKFLOW_EXECUTION_STARTED":
+                found = self._children_by_initiated.get(_int64(attrs.get("initiatedEventId")))
+                if found is not None:
+                    found.run_id = attrs.get("workflowExecution", {}).get("runId")
+            elif name in _CHILD_CLOSE:
+                found = self._children_by_initiated.get(_int64(attrs.get("initiatedEventId")))
+                if found is not None:
+                    found.outcome = _CHILD_CLOSE[name]
+            elif name == "WORKFLOW_TASK_COMPLETED":
+                self.task_completed.append(event_id)
+            elif name == "WORKFLOW_TASK_FAILED" and attrs.get("cause") == RESET_CAUSE:
+                failure = attrs.get("failure")
+                self.reset_markers.append(
+                    ResetMarker(
+                        event_id=event_id,
+                        base_run_id=str(attrs.get("baseRunId", "")),
+                        new_run_id=str(attrs.get("newRunId", "")),
+                        reason=failure.get("message") if isinstance(failure, dict) else None,
+                    )
+                )
+            elif name == "WORKFLOW_EXECUTION_STARTED":
+                self.workflow_type = attrs.get("workflowType", {}).get("name")
+                self.started_at = when
+                if "input" in attrs:
+                    self.input = _single(attrs["input"])
+            elif name in TERMINAL_EVENTS:
+                self.status = TERMINAL_EVENTS[name]
+                self.closed_at = when
+                if "result" in attrs:
+                    self.result = _single(attrs["result"])
+        return closed
+
+    # -- questions the planner asks -------------------------------------------------------
+
+    def occurrences(self, step: str) -> list[Activity]:
+        """Occurrences of a step, matched like the API does: by `#<step>` suffix.
+
+        A name that contains `#` is taken as a full activity type instead.
+        """
+        if "#" in step:
+            return [a for a in self.activities if a.activity_type == step]
+        suffix = "#" + step
+        return [a for a in self.activities if a.activity_type.endswith(suffix)]
+
+    def child_containing(self, children: Mapping[str, RunHistory], step: str) -> ChildRun | None:
+        """The first child (by start order) whose own history ran `step`."""
+        for child in self.children:
+            history = children.get(child.workflow_id)
+            if history is not None and (
+                history.occurrences(step) or history.child_containing(children, step)
+            ):
+                return child
+        return None
+
+    def last_user_step(self) -> Activity | None:
+        for activity in reversed(self.activities):
+            if not activity.internal:
+                return activity
+        return None
+
+    def steps_in_order(self) -> list[str]:
+        """User step names in order of first scheduling, each once."""
+        seen: dict[str, None] = {}
+        for activity in self.activities:
+            if not activity.internal:
+                seen.setdefault(activity.step, None)
+        return list(seen)
+
+    def first_task_completed_after(self, event_id: int) -> int | None:
+        """The reset point the API derives from a completion (CONTRACT §3.2 step 5)."""
+        i = bisect.bisect_right(self.task_completed, event_id)
+        return self.task_completed[i] if i < len(self.task_completed) else None
+
+    def reset_marker_to(self, base_run_id: str) -> ResetMarker | None:
+        """The marker that created this run from `base_run_id`, if this run is such a reset."""
+        if self.reset_markers:
+            last = self.reset_markers[-1]
+            if last.base_run_id == base_run_id and last.new_run_id == self.run_id:
+                return last
+        return None
+
+
+def _attributes(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    for key, value in event.items():
+        if key.endswith("EventAttributes") and isinstance(value, dict):
+            return value
+    return {}
+
+
+def _int64(value: Any) -> int:
+    """eventIds come as strings, other int64s as protobuf Long objects (CONTRACT §4.2)."""
+    if isinstance(value, dict):
+        return int(value.get("high", 0)) * 2**32 + (int(value.get("low", 0)) & 0xFFFFFFFF)
+    if value is None or value == "":
+        return 0
+    return int(value)
+
+
+def _single(payload: Any) -> Any:
+    """Decoded payloads are argument arrays; a step's result is the first (CONTRACT §4.2)."""
+    if isinstance(payload, list):
+        return payload[0] if len(payload) == 1 else payload
+    return payload
+
+
+def _seconds_between(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    try:
+        a = datetime.fromisoformat(start.replace("Z", "+00:00"))
+        b = datetime.fromisoformat(end.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return max(0.0, (b - a).total_seconds())

@@ -1,0 +1,376 @@
+"""The Output HTTP API as an `Engine` (the one module importing httpx).
+
+Every route used here is described in CONTRACT.md; quirks handled on purpose are marked with
+its section. One `httpx.Client` is reused (a new one per request costs 30-100 ms on loopback),
+and httpx exceptions never leave this module: they become `ApiError`s that say what to do.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from runner.config import ApiConfig
+from runner.engine import OnSteps, RunStatus
+from runner.errors import ApiError, AuthError, ResetOutcomeUnknown
+from runner.history import RunHistory
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URL = "http://localhost:3001"
+PAGE_SIZE = 50  # the API's maximum (CONTRACT §2.4)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiSettings:
+    url: str
+    token: str | None
+    token_env: str
+    catalog: str
+
+    @property
+    def plain_http_remote(self) -> bool:
+        """A token would travel unencrypted to another machine."""
+        parts = urlsplit(self.url)
+        host = parts.hostname or ""
+        return parts.scheme == "http" and host not in {"localhost", "127.0.0.1", "::1"}
+
+
+def resolve_settings(api: ApiConfig, env: Mapping[str, str]) -> ApiSettings:
+    """URL: OUTPUT_API_URL, the config's url, OUTPUT_API_HOST_PORT, the default (CONTRACT §1.1)."""
+    url = env.get("OUTPUT_API_URL") or api.url
+    if not url:
+        port = env.get("OUTPUT_API_HOST_PORT")
+        url = f"http://localhost:{port}" if port else DEFAULT_URL
+    return ApiSettings(
+        url=url.rstrip("/"),
+        token=env.get(api.token_env) or None,
+        token_env=api.token_env,
+        catalog=env.get("OUTPUT_CATALOG_ID") or api.catalog or "main",
+    )
+
+
+class OutputApi:
+    """A client for one Output API; thread-safe (httpx.Client is)."""
+
+    def __init__(
+        self,
+        settings: ApiSettings,
+        *,
+        timeout_s: float = 30.0,
+        long_poll_ms: int = 5000,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.settings = settings
+        self.description = f"Output API at {settings.url}"
+        self._long_poll_ms = long_poll_ms
+        headers = {"Accept": "application/json", "User-Agent": "output-reset"}
+        if settings.token:
+            headers["Authorization"] = f"Basic {settings.token}"
+        self._client = httpx.Client(
+            base_url=settings.url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout_s, connect=5.0),
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def status(self, workflow_id: str, run_id: str | None = None) -> RunStatus:
+        path = _wf(workflow_id) + (f"/runs/{quote(run_id)}" if run_id else "") + "/status"
+        body = self._json("GET", path)
+        return RunStatus(
+            workflow_id=str(body.get("workflowId", workflow_id)),
+            run_id=str(body.get("runId") or run_id or ""),
+            status=str(body.get("status") or "unspecified"),
+            started_at=_epoch_ms(body.get("startedAt")),
+        )
+
+    def runs_of_type(self, workflow_type: str) -> list[RunStatus]:
+        rows = self._runs(workflowType=workflow_type)
+        return sorted(rows, key=lambda r: r.started_at or 0.0, reverse=True)
+
+    def _runs(self, **query: str) -> list[RunStatus]:
+        body = self._json("GET", "/workflow/runs", params={**query, "limit": "1000"})
+        rows = body.get("runs") or []
+        return [
+            RunStatus(
+                workflow_id=str(row.get("workflowId", "")),
+                run_id=str(row.get("runId", "")),
+                status=str(row.get("status") or "unspecified"),
+                started_at=_iso(row.get("startedAt")),
+                workflow_type=row.get("workflowType"),
+            )
+            for row in rows
+            if isinstance(row, dict) and row.get("workflowId") and row.get("runId")
+        ]
+
+    def history(self, workflow_id: str, run_id: str, *, payloads: bool = False) -> RunHistory:
+        history = RunHistory(workflow_id=workflow_id, run_id=run_id)
+        path = f"{_wf(workflow_id)}/runs/{quote(run_id)}/history"
+        token: str | None = None
+        while True:
+            params = {"pageSize": str(PAGE_SIZE), "includePayloads": _bool(payloads)}
+            if token:
+                params["pageToken"] = token
+            page = self._json("GET", path, params=params)
+            history.feed(page.get("events") or [])
+            _note_status(history, page.get("workflow"))
+            token = page.get("nextPageToken")
+            if not token:
+                return history
+
+    def follow(
+        self,
+        history: RunHistory,
+        *,
+        on_steps: OnSteps,
+        stop: threading.Event,
+        payloads: bool = False,
+    ) -> None:
+        """Long-poll the pinned history (CONTRACT §2.4, Addendum) until the run closes.
+
+        The end is the terminal event or a null token, never `workflow.status`: the metadata of
+        a long-poll page is read before the wait and can still say "running".
+        """
+        path = f"{_wf(history.workflow_id)}/runs/{quote(history.run_id)}/history"
+        token: str | None = None
+        failures = 0
+        while not stop.is_set() and not history.closed:
+            params = {
+                "pageSize": str(PAGE_SIZE),
+                "includePayloads": _bool(payloads),
+                "longPollTimeoutMs": str(self._long_poll_ms),
+            }
+            if token:
+                params["pageToken"] = token
+            try:
+                page = self._json(
+                    "GET", path, params=params, timeout=self._long_poll_ms / 1000 + 15
+                )
+            except ApiError as exc:
+                if not exc.retryable:
+                    raise
+                failures += 1
+                if failures == 1:
+                    log.warning("lost the follow of run %s (%s); retrying", history.run_id, exc)
+                stop.wait(min(10.0, 0.5 * 2**failures))
+                continue
+            failures = 0
+            done = history.feed(page.get("events") or [])
+            if done:
+                on_steps(done)
+            next_token = page.get("nextPageToken")
+            if not next_token:
+                return
+            token = next_token
+
+    def run_input(self, workflow_id: str, run_id: str) -> Any:
+        return self._json("GET", f"{_wf(workflow_id)}/runs/{quote(run_id)}/input").get("input")
+
+    # -- writes (never retried: CONTRACT §2.1 "the reset is not idempotent") ----------------
+
+    def reset(self, workflow_id: str, run_id: str, step: str, reason: str) -> str:
+        path = f"{_wf(workflow_id)}/runs/{quote(run_id)}/reset"
+        try:
+            response = self._client.post(path, json={"stepName": step, "reason": reason})
+        except httpx.ConnectError as exc:
+            raise self._unreachable(exc) from None  # nothing was sent: safe to try later
+        except httpx.HTTPError as exc:
+            raise ResetOutcomeUnknown(
+                f"the reset request to {self.settings.url} got no answer ({_why(exc)}); it may "
+                "have happened",
+                retryable=False,
+            ) from None
+        body = self._check(response, step=step, run_id=run_id, workflow_id=workflow_id)
+        new_run = body.get("runId")
+        if not isinstance(new_run, str) or not new_run:
+            raise ResetOutcomeUnknown("the reset answer carried no new run id", retryable=False)
+        return new_run
+
+    def find_reset(self, workflow_id: str, base_run_id: str, token: str) -> str | None:
+        """Look for the run our reset created: its last reset marker names `base_run_id`
+        and its reason carries `token` (CONTRACT Addendum, "Reset markers")."""
+        base = self.history(workflow_id, base_run_id)
+        latest = self.status(workflow_id)
+        candidates = [latest.run_id]
+        if base.workflow_type:
+            runs = self.runs_of_type(base.workflow_type)
+            candidates += [r.run_id for r in runs if r.workflow_id == workflow_id][:5]
+        for run_id in dict.fromkeys(candidates):
+            if run_id == base_run_id:
+                continue
+            history = self.history(workflow_id, run_id, payloads=True)
+            marker = history.reset_marker_to(base_run_id)
+            if marker is not None and token in (marker.reason or ""):
+                return run_id
+        return None
+
+    def start(self, workflow_type: str, workflow_id: str, input: Any) -> str:
+        body: dict[str, Any] = {"workflowName": workflow_type, "workflowId": workflow_id}
+        if input is not None:
+            body["input"] = input
+        try:
+            response = self._client.post("/workflow/start", json=body)
+        except httpx.ConnectError as exc:
+            raise self._unreachable(exc) from None
+        except httpx.HTTPError as exc:
+            raise ResetOutcomeUnknown(
+                f"the start request got no answer ({_why(exc)}); a run may have started",
+                retryable=False,
+            ) from None
+        answer = self._check(response, workflow_id=workflow_id)
+        run_id = answer.get("runId")
+        if not isinstance(run_id, str) or not run_id:
+            return self.status(workflow_id).run_id
+        return run_id
+
+    def terminate(self, workflow_id: str, run_id: str, reason: str) -> None:
+        self._json(
+            "POST", f"{_wf(workflow_id)}/runs/{quote(run_id)}/terminate", json={"reason": reason}
+        )
+
+    # -- the worker (CONTRACT §7.4) ---------------------------------------------------------
+
+    def worker_marker(self) -> str | None:
+        return self.status(self.settings.catalog).run_id or None
+
+    def wait_worker_answers(self) -> None:
+        self._json("GET", f"/workflow/catalog/{quote(self.settings.catalog)}", timeout=90.0)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _json(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+        try:
+            response = self._client.request(method, path, params=params, json=json, **extra)
+        except httpx.HTTPError as exc:
+            raise self._unreachable(exc) from None
+        return self._check(response)
+
+    def _check(
+        self,
+        response: httpx.Response,
+        *,
+        step: str | None = None,
+        run_id: str | None = None,
+        workflow_id: str | None = None,
+    ) -> dict[str, Any]:
+        status = response.status_code
+        body = _body(response)
+        if 200 <= status < 300:
+            if not isinstance(body, dict):
+                raise ApiError(
+                    f"the Output API answered {response.request.method} "
+                    f"{response.request.url.path} with something that is not JSON",
+                    status=status,
+                    retryable=True,
+                )
+            return body
+        error = body.get("error") if isinstance(body, dict) else None
+        message = body.get("message") if isinstance(body, dict) else None
+        text = str(message or (body if isinstance(body, str) and body else f"HTTP {status}"))
+        if status == 401:
+            raise AuthError(
+                f"the Output API at {self.settings.url} refused the request (401 Unauthorized): "
+                f"set {self.settings.token_env} to the API's OUTPUT_API_AUTH_TOKEN",
+                status=401,
+            )
+        if status == 500 and text.startswith("5 NOT_FOUND"):
+            # The pinned reset route does not map Temporal's NOT_FOUND (CONTRACT Addendum).
+            what = f"run {run_id} of workflow {workflow_id}" if run_id else "that workflow run"
+            raise ApiError(
+                f"{what} does not exist (the API said: {text})",
+                status=status,
+                error=str(error or "NotFound"),
+            )
+        retryable = status >= 500 or status in (408, 429)
+        if error == "StepNotFoundError" and step:
+            text = f'step "{step}" was not found in run {run_id} ({text.rstrip(".")})'
+        elif error == "StepNotCompletedError" and step:
+            text = (
+                f'step "{step}" has not completed in run {run_id}, so the API cannot reset after it'
+            )
+        elif error:
+            text = f"{error}: {text}"
+        raise ApiError(
+            text, status=status, error=str(error) if error else None, retryable=retryable
+        )
+
+    def _unreachable(self, exc: httpx.HTTPError) -> ApiError:
+        return ApiError(
+            f"cannot reach the Output API at {self.settings.url} ({_why(exc)}); "
+            "is `npx output dev` running?",
+            retryable=True,
+        )
+
+
+def _body(response: httpx.Response) -> Any:
+    if not response.content:
+        return ""
+    kind = response.headers.get("content-type", "")
+    if "json" in kind:
+        try:
+            return response.json()
+        except ValueError:
+            return response.text
+    return response.text.strip()
+
+
+def _note_status(history: RunHistory, meta: Any) -> None:
+    """Trust page metadata only for what events cannot say (a closed run's final status)."""
+    if isinstance(meta, dict) and not history.closed and meta.get("closeTime"):
+        status = meta.get("status")
+        if isinstance(status, str) and status != "running":
+            history.status = status
+
+
+def _wf(workflow_id: str) -> str:
+    return f"/workflow/{quote(workflow_id, safe='')}"
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _why(exc: httpx.HTTPError) -> str:
+    if isinstance(exc, httpx.ConnectError):
+        return "connection refused" if "refused" in str(exc).lower() else f"cannot connect: {exc}"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "the connection closed without an answer"
+    return str(exc) or type(exc).__name__
+
+
+def _epoch_ms(value: Any) -> float | None:
+    if isinstance(value, int | float) and value > 0:
+        return float(value) / 1000
+    return None
+
+
+def _iso(value: Any) -> float | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

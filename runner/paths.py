@@ -1,0 +1,196 @@
+"""Which files matter: rule patterns, ignores, and the folders worth watching.
+
+Patterns use gitignore semantics (`**`, anchoring on `/`, `!` negation) through `pathspec`,
+the one place that imports it. Paths handled here are POSIX strings relative to the config
+file's folder. Hashing lives here too: "did this file really change" is a question about files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import pathspec
+
+from runner.config import Config
+
+# Folders that are never worth watching, and the temp files editors write beside a real save.
+BUILTIN_IGNORES = (
+    ".git/",
+    ".hg/",
+    ".svn/",
+    "node_modules/",
+    "dist/",
+    "logs/",
+    ".output-reset/",
+    "__pycache__/",
+    ".venv/",
+    "*.swp",
+    "*.swo",
+    "*.swx",
+    "*.swpx",
+    "*~",
+    ".#*",
+    "#*#",
+    "4913",
+    "*.tmp",
+    "*.kate-swp",
+    "*___jb_tmp___",
+    "*___jb_old___",
+    ".DS_Store",
+)
+# What Output's worker reloads on (nodemon --watch src --ext ts,js,json,prompt,md; CONTRACT §7.2).
+RELOAD_EXTENSIONS = frozenset({".ts", ".js", ".json", ".prompt", ".md"})
+_GLOB = re.compile(r"[*?\[]")
+
+Digest = str | None  # None: the file does not exist (or is not a regular file)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleRef:
+    """A rule by position: workflow index and rule index in the config."""
+
+    workflow: int
+    rule: int
+
+
+@dataclass(frozen=True, slots=True)
+class WatchRoot:
+    """A folder to watch: `tree` watches it and every non-ignored folder below; else flat."""
+
+    path: Path
+    tree: bool
+
+
+class Matcher:
+    def __init__(self, config: Config) -> None:
+        self.root = config.root
+        gitignore = _read_lines(self.root / ".gitignore")
+        self._ignore = pathspec.GitIgnoreSpec.from_lines(
+            [*BUILTIN_IGNORES, *gitignore, *config.ignore]
+        )
+        self._rules: list[tuple[RuleRef, pathspec.GitIgnoreSpec]] = []
+        self._patterns: list[str] = []
+        for w, workflow in enumerate(config.workflows):
+            for r, rule in enumerate(workflow.rules):
+                spec = pathspec.GitIgnoreSpec.from_lines(rule.files)
+                self._rules.append((RuleRef(w, r), spec))
+                self._patterns.extend(p for p in rule.files if not p.startswith("!"))
+        self.rules_for = lru_cache(maxsize=65536)(self._rules_for)
+
+    def relative(self, path: str | Path) -> str | None:
+        """The POSIX path relative to the root, or None when it lies outside."""
+        try:
+            rel = Path(path).relative_to(self.root)
+        except ValueError:
+            return None
+        text = rel.as_posix()
+        return None if text == "." else text
+
+    def ignored(self, rel: str) -> bool:
+        return self._ignore.match_file(rel)
+
+    def _rules_for(self, rel: str) -> tuple[RuleRef, ...]:
+        if self._ignore.match_file(rel):
+            return ()
+        return tuple(ref for ref, spec in self._rules if spec.match_file(rel))
+
+    def watch_roots(self) -> list[WatchRoot]:
+        """The folders to watch so that every mapped file (existing or future) is seen.
+
+        Only the folders rule patterns can reach are watched (plus the root, flat, for the
+        config file), so a big tree beside them costs nothing.
+        """
+        bases = {_existing(self.root / _static_prefix(p), self.root) for p in self._patterns}
+        trees: list[Path] = []
+        for base in sorted(bases, key=lambda p: len(p.parts)):
+            if not any(base.is_relative_to(t) for t in trees):
+                trees.append(base)
+        roots = [WatchRoot(t, tree=True) for t in trees]
+        if self.root not in trees:
+            roots.insert(0, WatchRoot(self.root, tree=False))
+        return roots
+
+    def mapped_files(self) -> list[str]:
+        """Every existing file that some rule maps, as relative paths."""
+        found: set[str] = set()
+        for root in self.watch_roots():
+            names = self.walk(root.path) if root.tree else self._flat(root.path)
+            found.update(rel for rel in names if self.rules_for(rel))
+        return sorted(found)
+
+    def _flat(self, folder: Path) -> Iterator[str]:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_file():
+                    rel = self.relative(entry.path)
+                    if rel is not None:
+                        yield rel
+
+    def walk(self, top: Path) -> Iterator[str]:
+        """Files under `top`, pruning ignored folders, as relative paths."""
+        for folder, dirs, files in os.walk(top):
+            base = self.relative(folder)
+            prefix = f"{base}/" if base else ""
+            dirs[:] = [d for d in dirs if not self._ignore.match_file(f"{prefix}{d}/")]
+            for name in files:
+                yield f"{prefix}{name}"
+
+    def skip_dir(self, path: str) -> bool:
+        rel = self.relative(path)
+        return rel is not None and self._ignore.match_file(rel + "/")
+
+
+def digest(path: Path) -> Digest:
+    """The content hash of a regular file, or None when there is none to read."""
+    try:
+        with path.open("rb") as handle:
+            return hashlib.file_digest(handle, "blake2b").hexdigest()[:32]
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None
+    except PermissionError:
+        # Unreadable is not "deleted": keep the last known content and say so upstream.
+        raise
+
+
+def reloads_worker(rel: str) -> bool:
+    """True when Output's dev worker restarts after a change to this file (CONTRACT §7.2)."""
+    parts = rel.split("/")
+    if "src" not in parts[:-1] or "dist" in parts:
+        return False
+    name = parts[-1]
+    if ".spec." in name or ".test." in name:
+        return False
+    return os.path.splitext(name)[1] in RELOAD_EXTENSIONS
+
+
+def _static_prefix(pattern: str) -> str:
+    """The folder part of a pattern before any glob, or "" when it may match anywhere."""
+    body = pattern.rstrip("/")
+    if "/" not in body:
+        return ""  # gitignore: a pattern without a slash matches at any depth
+    parts = body.lstrip("/").split("/")
+    static: list[str] = []
+    for part in parts[:-1]:
+        if _GLOB.search(part):
+            break
+        static.append(part)
+    return "/".join(static)
+
+
+def _existing(path: Path, root: Path) -> Path:
+    while path != root and not path.is_dir():
+        path = path.parent
+    return path
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []

@@ -1,0 +1,231 @@
+"""Carry out decisions: find the pin, read the run, reset exactly once, re-pin.
+
+Shared by the daemon and the one-shot commands. The pin lives in the state file and every
+reset happens under its lock, so `output-reset reset` in one terminal and `watch` in another
+never reset the same run twice or lose each other's new run id.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from runner.config import Config, WorkflowConfig
+from runner.engine import Engine
+from runner.errors import ApiError, ResetOutcomeUnknown, RunnerError
+from runner.history import RunHistory
+from runner.plan import Change, Decision, plan
+from runner.state import Pin, StateStore
+
+log = logging.getLogger(__name__)
+
+MAX_CHILDREN = 20
+RECOVERY_ATTEMPTS = 4
+
+
+class OtherRunRunning(RunnerError):
+    """A run other than the pin is running under the workflow id; a reset would kill it."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Resolved:
+    pin: Pin
+    source: str  # "state", "config" or "latest"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    """What applying a decision did."""
+
+    decision: Decision
+    pin: Pin
+    new_run_id: str | None
+    reason: str | None
+    recovered: bool = False
+
+
+class Resetter:
+    def __init__(
+        self,
+        config: Config,
+        engine: Engine,
+        store: StateStore,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.store = store
+        self._sleep = sleep
+
+    # -- the pin ----------------------------------------------------------------------------
+
+    def resolve(
+        self, workflow: WorkflowConfig, hashes: Mapping[str, str | None], *, persist: bool = True
+    ) -> Resolved:
+        """The state file's pin if it still matches the config, else the config's run, else
+        the latest run; a new pin is saved (unless `persist` is off) with `hashes` as its
+        baseline, so the next start can tell what changed meanwhile."""
+        saved = self.current_pin(workflow)
+        if saved is not None:
+            return Resolved(pin=saved, source="state")
+        workflow_id, run_id, source = self._lookup(workflow)
+        pin = Pin(
+            workflow_id=workflow_id,
+            run_id=run_id,
+            fingerprint=workflow.fingerprint(),
+            hashes=dict(hashes),
+        )
+        if persist:
+            with self.store.lock():
+                if (raced := self.current_pin(workflow)) is not None:
+                    return Resolved(pin=raced, source="state")
+                self.store.save(workflow.key, pin)
+        return Resolved(pin=pin, source=source)
+
+    def current_pin(self, workflow: WorkflowConfig) -> Pin | None:
+        saved = self.store.load().get(workflow.key)
+        if saved is not None and saved.fingerprint == workflow.fingerprint():
+            return saved
+        return None
+
+    def _lookup(self, workflow: WorkflowConfig) -> tuple[str, str, str]:
+        if workflow.id is not None:
+            if workflow.run is not None:
+                return workflow.id, workflow.run, "config"
+            latest = self.engine.status(workflow.id)
+            return workflow.id, latest.run_id, "latest"
+        assert workflow.type is not None
+        runs = self.engine.runs_of_type(workflow.type)
+        if workflow.run is not None:
+            # The runs list cannot be filtered by run id; find the run among the type's runs.
+            for row in runs:
+                if row.run_id == workflow.run:
+                    return row.workflow_id, row.run_id, "config"
+            raise ApiError(f"run {workflow.run} is not a run of workflow type {workflow.type}")
+        if not runs:
+            raise ApiError(
+                f"no run of workflow type {workflow.type} exists yet; start one with "
+                f"`npx output workflow run {workflow.type}`"
+            )
+        return runs[0].workflow_id, runs[0].run_id, "latest"
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def load(
+        self, pin: Pin, changes: Sequence[Change] = ()
+    ) -> tuple[RunHistory, dict[str, RunHistory]]:
+        """The pinned run's history, plus its children's when a re-run step is not in it."""
+        history = self.engine.history(pin.workflow_id, pin.run_id)
+        wanted = [c.rule.step for c in changes if c.rule.action == "rerun"]
+        children: dict[str, RunHistory] = {}
+        if any(not history.occurrences(step) for step in wanted):
+            self._load_children(history, children, depth=0)
+        return history, children
+
+    def _load_children(
+        self, history: RunHistory, into: dict[str, RunHistory], *, depth: int
+    ) -> None:
+        if depth > 3:
+            return
+        for child in history.children:
+            if len(into) >= MAX_CHILDREN or child.run_id is None or child.workflow_id in into:
+                continue
+            sub = self.engine.history(child.workflow_id, child.run_id)
+            into[child.workflow_id] = sub
+            self._load_children(sub, into, depth=depth + 1)
+
+    def decide(self, pin: Pin, changes: Sequence[Change]) -> Decision:
+        history, children = self.load(pin, changes)
+        return plan(changes, history, children)
+
+    # -- doing ------------------------------------------------------------------------------
+
+    def apply(
+        self,
+        workflow: WorkflowConfig,
+        changes: Sequence[Change],
+        *,
+        pin: Pin,
+        hashes: Mapping[str, str | None],
+        reason: str | None = None,
+        decision: Decision | None = None,
+    ) -> Outcome:
+        """Plan against the pin and carry the decision out, under the state lock.
+
+        The state file's pin wins over `pin` (another output-reset may have reset meanwhile).
+        `hashes` are the contents the change is based on; they become the pin's baseline once
+        the change is dealt with (reset done, or no reset needed).
+        """
+        with self.store.lock():
+            pin = self.current_pin(workflow) or pin
+            latest = self.engine.status(pin.workflow_id)
+            if latest.running and latest.run_id != pin.run_id:
+                raise OtherRunRunning(
+                    f"{pin.workflow_id}: run {latest.run_id} is running (started outside "
+                    f"output-reset); not resetting the pinned run {pin.run_id}, which would "
+                    "terminate it. Stop it, or pin it with `output-reset reset`"
+                )
+            if decision is None:
+                decision = self.decide(pin, changes)
+            if decision.kind == "none":
+                pin.hashes.update(hashes)
+                self.store.save(workflow.key, pin)
+                return Outcome(decision=decision, pin=pin, new_run_id=None, reason=None)
+            token = "or-" + secrets.token_hex(4)
+            text = f"{reason or _default_reason(decision)} [{token}]"
+            recovered = False
+            if decision.kind == "fresh":
+                new_run = self._fresh_run(pin, text)
+            else:
+                assert decision.anchor is not None
+                try:
+                    new_run = self.engine.reset(pin.workflow_id, pin.run_id, decision.anchor, text)
+                except ResetOutcomeUnknown as lost:
+                    found = self._recover(pin, token)
+                    if found is None:
+                        raise ResetOutcomeUnknown(
+                            f"{lost}; no run created by it was found (looked for {token}), so "
+                            "the change stays pending",
+                            retryable=False,
+                        ) from None
+                    new_run, recovered = found, True
+            pin.run_id = new_run
+            pin.hashes.update(hashes)
+            self.store.save(workflow.key, pin)
+            return Outcome(
+                decision=decision, pin=pin, new_run_id=new_run, reason=text, recovered=recovered
+            )
+
+    def _fresh_run(self, pin: Pin, reason: str) -> str:
+        history = self.engine.history(pin.workflow_id, pin.run_id)
+        if history.workflow_type is None:
+            raise RunnerError(f"cannot tell the workflow type of run {pin.run_id}")
+        run_input = self.engine.run_input(pin.workflow_id, pin.run_id)
+        if not history.closed:
+            # Same effect as a reset, which terminates the running run too (CONTRACT §2.1).
+            self.engine.terminate(pin.workflow_id, pin.run_id, reason)
+        return self.engine.start(history.workflow_type, pin.workflow_id, run_input)
+
+    def _recover(self, pin: Pin, token: str) -> str | None:
+        """Find the run a reset with a lost answer created, by reading, never by re-sending."""
+        for attempt in range(RECOVERY_ATTEMPTS):
+            try:
+                found = self.engine.find_reset(pin.workflow_id, pin.run_id, token)
+            except ApiError as exc:
+                log.warning("looking for the reset run failed: %s", exc)
+                found = None
+            if found is not None:
+                return found
+            self._sleep(0.5 * 2**attempt)
+        return None
+
+
+def _default_reason(decision: Decision) -> str:
+    files = ", ".join(decision.files) or "files"
+    if decision.chosen is None:
+        return f"output-reset: {files} changed"
+    return f"output-reset: {files} changed ({decision.chosen.rule.describe()})"

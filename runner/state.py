@@ -1,0 +1,178 @@
+"""`.output-reset/state.json`: the pinned run of each workflow and the file hashes it was built on.
+
+Writes are atomic (temp file, fsync, rename) so a crash never leaves half a file, and the
+daemon and one-shot commands share the pin under an advisory file lock. A corrupt file is set
+aside with a warning instead of stopping the tool: the pin can always be found again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from runner.errors import StateError
+
+log = logging.getLogger(__name__)
+
+STATE_VERSION = 1
+
+
+@dataclass(slots=True)
+class Pin:
+    """The run a config entry is pinned to, and the mapped files' content at that point."""
+
+    workflow_id: str
+    run_id: str
+    fingerprint: str
+    hashes: dict[str, str | None] = field(default_factory=dict)
+    updated_at: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "workflow_id": self.workflow_id,
+            "run_id": self.run_id,
+            "fingerprint": self.fingerprint,
+            "hashes": self.hashes,
+            "updated_at": self.updated_at,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Any) -> Pin:
+        if not isinstance(raw, dict):
+            raise ValueError("pin is not an object")
+        hashes = raw.get("hashes", {})
+        if not isinstance(hashes, dict):
+            raise ValueError("hashes is not an object")
+        return cls(
+            workflow_id=str(raw["workflow_id"]),
+            run_id=str(raw["run_id"]),
+            fingerprint=str(raw["fingerprint"]),
+            hashes={str(k): (str(v) if v is not None else None) for k, v in hashes.items()},
+            updated_at=str(raw.get("updated_at", "")),
+        )
+
+
+class StateStore:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.path = folder / "state.json"
+        self._lock_path = folder / "lock"
+        self.warnings: list[str] = []
+
+    def load(self) -> dict[str, Pin]:
+        """All pins; a corrupt or unreadable file yields none, with a warning."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        except (OSError, UnicodeDecodeError) as exc:
+            self._warn(
+                f"cannot read {self._shown()} ({_reason(exc)}); pins will be looked up again"
+            )
+            return {}
+        try:
+            raw = json.loads(text)
+            version = raw.get("version") if isinstance(raw, dict) else None
+            if version != STATE_VERSION:
+                raise ValueError(f"unknown state version {version!r}")
+            workflows = raw.get("workflows", {})
+            if not isinstance(workflows, dict):
+                raise ValueError("workflows is not an object")
+            return {str(k): Pin.from_json(v) for k, v in workflows.items()}
+        except (ValueError, KeyError, TypeError) as exc:
+            aside = self.path.with_name(f"state.json.corrupt-{int(time.time())}")
+            with contextlib.suppress(OSError):
+                os.replace(self.path, aside)
+            self._warn(
+                f"{self._shown()} was corrupt ({exc}); moved it to {aside.name} and will look the "
+                "pins up again"
+            )
+            return {}
+
+    def save(self, key: str, pin: Pin) -> None:
+        """Set one entry, keeping the others (callers hold `lock()`)."""
+        pins = self.load()
+        pin.updated_at = datetime.now(UTC).isoformat(timespec="seconds")
+        pins[key] = pin
+        document = {
+            "version": STATE_VERSION,
+            "workflows": {k: v.to_json() for k, v in sorted(pins.items())},
+        }
+        self._write(json.dumps(document, indent=2, sort_keys=True) + "\n")
+
+    @contextlib.contextmanager
+    def lock(self, timeout_s: float = 30.0) -> Iterator[None]:
+        """Exclusive, cross-process: one reset at a time per config folder."""
+        self._ensure_folder()
+        try:
+            handle = self._lock_path.open("a+")
+        except OSError as exc:
+            raise StateError(f"cannot open {self._lock_path}: {_reason(exc)}") from None
+        with handle:
+            deadline = time.monotonic() + timeout_s
+            while True:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise StateError(
+                            f"another output-reset holds {self._lock_path} (a reset in progress?)"
+                        ) from None
+                    time.sleep(0.05)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def _write(self, text: str) -> None:
+        self._ensure_folder()
+        tmp = self.path.with_name(f".state.json.{os.getpid()}.tmp")
+        try:
+            with tmp.open("w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+            fd = os.open(self.folder, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise StateError(f"cannot write {self._shown()}: {_reason(exc)}") from None
+
+    def _ensure_folder(self) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            ignore = self.folder / ".gitignore"
+            if not ignore.exists():
+                ignore.write_text(
+                    "# written by output-reset: local state, not for version control\n*\n"
+                )
+        except OSError as exc:
+            raise StateError(f"cannot create {self.folder}: {_reason(exc)}") from None
+
+    def _shown(self) -> str:
+        return f"{self.folder.name}/{self.path.name}"
+
+    def _warn(self, message: str) -> None:
+        log.warning(message)
+        self.warnings.append(message)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc)

@@ -1,0 +1,267 @@
+"""The daemon on real files: inotify events through watchdog, real saves, real git.
+
+The engine is an in-memory double (tests/engines.py), so these tests are about what counts as
+a change; the HTTP side is covered against the API double elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from runner.daemon import Changed, ConfigReloaded, Notice, Options, WaitingForWorker
+from tests.daemon_harness import Running, make_project
+from tests.engines import RecordingEngine, ResetCall
+
+FAST = Options(wait_worker=False, follow=False)
+ORIGINAL_RUN = "01a2120c-2695-70a1-83f6-9d9ec4cacd75"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return make_project(tmp_path)
+
+
+def prompt(config: Path, name: str = "polish@v1.prompt") -> Path:
+    return config.parent / "src" / "workflows" / "probe_three" / "prompts" / name
+
+
+def next_reset(engine: RecordingEngine, timeout: float = 5.0) -> ResetCall:
+    return engine.resets.get(timeout=timeout)
+
+
+def test_a_plain_write_resets_once_and_moves_the_pin(project: Path) -> None:
+    engine = RecordingEngine()
+    with Running(project, engine, FAST) as running:
+        prompt(project).write_text("<user>polish v2</user>\n")
+        call = next_reset(engine)
+        decided = running.decision()
+    assert (call.run_id, call.step) == (ORIGINAL_RUN, "draftOutline")
+    assert "src/workflows/probe_three/prompts/polish@v1.prompt changed (rerun polishDraft)" in (
+        call.reason
+    )
+    assert decided.outcome is not None
+    assert decided.outcome.new_run_id == call.new_run_id
+    state = json.loads((project.parent / ".output-reset" / "state.json").read_text())
+    assert state["workflows"]["rec-three-1"]["run_id"] == call.new_run_id
+    assert engine.resets.empty()
+
+
+def test_the_next_edit_resets_the_new_run(project: Path) -> None:
+    engine = RecordingEngine()
+    with Running(project, engine, FAST):
+        prompt(project).write_text("v2\n")
+        first = next_reset(engine)
+        prompt(project).write_text("v3\n")
+        second = next_reset(engine)
+    assert second.run_id == first.new_run_id
+
+
+def test_an_atomic_save_is_one_change(project: Path) -> None:
+    engine = RecordingEngine()
+    target = prompt(project)
+    with Running(project, engine, FAST):
+        tmp = target.with_name(".polish@v1.prompt.tmp-123")
+        tmp.write_text("v2 atomically\n")
+        os.replace(tmp, target)
+        call = next_reset(engine)
+        # A later, different edit is the next reset: nothing fired in between.
+        prompt(project, "draft@v1.prompt").write_text("draft v2\n")
+        after = next_reset(engine)
+    assert call.step == "draftOutline"
+    assert after.step == "extractTopics"
+
+
+def test_a_vim_style_save_is_one_change(project: Path) -> None:
+    engine = RecordingEngine()
+    target = prompt(project)
+    with Running(project, engine, FAST):
+        swap = target.with_name(".polish@v1.prompt.swp")
+        swap.write_bytes(b"swap")
+        backup = target.with_name("polish@v1.prompt~")
+        os.rename(target, backup)
+        target.write_text("v2 from vim\n")
+        backup.unlink()
+        swap.unlink()
+        call = next_reset(engine)
+        prompt(project, "draft@v1.prompt").write_text("draft v2\n")
+        after = next_reset(engine)
+    assert call.step == "draftOutline"
+    assert after.step == "extractTopics"
+
+
+def test_a_delete_is_a_change(project: Path) -> None:
+    engine = RecordingEngine()
+    with Running(project, engine, FAST):
+        prompt(project).unlink()
+        call = next_reset(engine)
+    assert call.step == "draftOutline"
+
+
+def test_saving_the_same_bytes_or_touching_does_nothing(project: Path) -> None:
+    engine = RecordingEngine()
+    target = prompt(project)
+    with Running(project, engine, FAST):
+        target.write_bytes(target.read_bytes())
+        os.utime(target)
+        (project.parent / "README.md").write_text("unmapped edit\n")
+        # Then a real edit elsewhere: it must be the first and only reset.
+        prompt(project, "draft@v1.prompt").write_text("draft v2\n")
+        call = next_reset(engine)
+    assert call.step == "extractTopics"
+    assert "polish" not in call.reason
+    assert engine.resets.empty()
+
+
+def test_edits_to_several_rules_in_one_burst_reset_once_at_the_earliest_anchor(
+    tmp_path: Path,
+) -> None:
+    config = make_project(tmp_path, debounce_ms=300)
+    engine = RecordingEngine()
+    with Running(config, engine, FAST) as running:
+        prompt(config).write_text("polish v2\n")
+        prompt(config, "draft@v1.prompt").write_text("draft v2\n")
+        call = next_reset(engine)
+        decided = running.decision()
+        prompt(config).write_text("polish v3\n")
+        after = next_reset(engine)
+    assert call.step == "extractTopics"
+    assert len(decided.decision.outcomes) == 2
+    assert after.step == "draftOutline"
+
+
+def test_a_git_checkout_of_thousands_of_files_resets_once(tmp_path: Path) -> None:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    config = make_project(tmp_path, debounce_ms=300)
+    root = config.parent
+    bulk = root / "src" / "workflows" / "probe_three" / "data"
+    bulk.mkdir()
+
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-c", "user.email=t@t", "-c", "user.name=t", *args],
+            cwd=root,
+            check=True,
+            capture_output=True,
+        )
+
+    git("init", "-q", "-b", "main")
+    for i in range(3000):
+        (bulk / f"part{i:04}.json").write_text(f'{{"i": {i}, "branch": "main"}}\n')
+    git("add", "-A")
+    git("commit", "-q", "-m", "main")
+    git("checkout", "-q", "-b", "other")
+    for i in range(3000):
+        (bulk / f"part{i:04}.json").write_text(f'{{"i": {i}, "branch": "other"}}\n')
+    prompt(config).write_text("polish from the other branch\n")
+    git("commit", "-q", "-am", "other")
+    git("checkout", "-q", "main")
+
+    engine = RecordingEngine()
+    with Running(config, engine, FAST):
+        git("checkout", "-q", "other")
+        call = next_reset(engine, timeout=15)
+        prompt(config, "draft@v1.prompt").write_text("sentinel\n")
+        after = next_reset(engine, timeout=10)
+    assert call.step == "draftOutline"
+    assert "sentinel" not in call.reason
+    assert after.step == "extractTopics"
+
+
+def test_catch_up_resets_for_edits_made_while_stopped(project: Path) -> None:
+    engine = RecordingEngine()
+    with Running(project, engine, FAST):
+        prompt(project).write_text("v2\n")
+        first = next_reset(engine)
+    prompt(project, "draft@v1.prompt").write_text("edited while stopped\n")
+    with Running(project, engine, FAST) as running:
+        changed = running.wait_for(Changed)
+        call = next_reset(engine)
+    assert changed.catch_up
+    assert changed.files == ("src/workflows/probe_three/prompts/draft@v1.prompt",)
+    assert (call.run_id, call.step) == (first.new_run_id, "extractTopics")
+
+
+def test_no_catch_up_ignores_edits_made_while_stopped(project: Path) -> None:
+    engine = RecordingEngine()
+    with Running(project, engine, FAST):
+        prompt(project).write_text("v2\n")
+        next_reset(engine)
+    prompt(project, "draft@v1.prompt").write_text("edited while stopped\n")
+    options = Options(wait_worker=False, follow=False, catch_up=False)
+    with Running(project, engine, options):
+        prompt(project).write_text("v3\n")
+        call = next_reset(engine)
+    assert call.step == "draftOutline"
+
+
+def test_a_restart_without_edits_does_not_reset(project: Path) -> None:
+    engine = RecordingEngine()
+    with Running(project, engine, FAST):
+        pass
+    with Running(project, engine, FAST):
+        prompt(project).write_text("v2\n")
+        call = next_reset(engine)
+    assert call.step == "draftOutline"
+    with pytest.raises(queue.Empty):
+        engine.resets.get_nowait()
+
+
+def test_an_invalid_config_edit_keeps_the_old_config(project: Path) -> None:
+    engine = RecordingEngine()
+    with Running(project, engine, FAST) as running:
+        good = project.read_text()
+        project.write_text(good + "  - id: [broken\n")
+        notice = running.wait_for(Notice)
+        prompt(project).write_text("v2\n")
+        call = next_reset(engine)
+    assert notice.message.startswith("output-reset.yaml:")
+    assert notice.message.endswith("(still using the previous config)")
+    assert call.step == "draftOutline"
+
+
+def test_a_config_edit_is_picked_up(project: Path) -> None:
+    engine = RecordingEngine()
+    with Running(project, engine, FAST) as running:
+        project.write_text(
+            project.read_text().replace("rerun: polishDraft", "reset_after: extractTopics")
+        )
+        reloaded = running.wait_for(ConfigReloaded)
+        assert engine.resets.empty()
+        prompt(project).write_text("v2\n")
+        call = next_reset(engine)
+    assert reloaded.path == "output-reset.yaml"
+    assert call.step == "extractTopics"
+
+
+def test_waits_for_the_worker_before_resetting(project: Path) -> None:
+    engine = RecordingEngine()
+    options = Options(wait_worker=True, follow=False)
+    with Running(project, engine, options) as running:
+        prompt(project).write_text("v2\n")
+        waiting = running.wait_for(WaitingForWorker)
+        assert engine.resets.empty()
+        engine.marker = "catalog-2"  # the worker reloaded
+        call = next_reset(engine)
+    assert waiting.files == ("src/workflows/probe_three/prompts/polish@v1.prompt",)
+    assert not waiting.md_only
+    assert call.step == "draftOutline"
+
+
+def test_an_api_outage_keeps_the_edit_pending(project: Path) -> None:
+    engine = RecordingEngine()
+    with Running(project, engine, FAST) as running:
+        engine.down = True
+        prompt(project).write_text("v2\n")
+        notice = running.wait_for(Notice)
+        assert "will keep retrying" in notice.message
+        engine.down = False
+        call = next_reset(engine, timeout=10)
+    assert call.step == "draftOutline"
