@@ -197,8 +197,9 @@ def reset(
     ] = None,
 ) -> None:
     """Reset the pinned run once, now, and pin the new run."""
+    from runner.config import Rule
     from runner.paths import Matcher, digest
-    from runner.plan import Decision
+    from runner.plan import Change
 
     _logging(False)
     if (step is None) == (not file):
@@ -220,15 +221,11 @@ def reset(
         pin = resetter.resolve(target, {}).pin
         decision = None
         if step is not None:
-            decision = Decision(
-                workflow_id=pin.workflow_id,
-                run_id=pin.run_id,
-                kind="reset",
-                anchor=step,
-                why="asked for on the command line",
-                chosen=None,
-                outcomes=(),
-            )
+            # Like `npx output workflow reset --step`: keep that step, re-run what follows.
+            asked = Rule(files=(), action="reset_after", step=step, line=0)
+            decision = resetter.decide(pin, [Change(rule=asked, files=())])
+            if decision.kind == "none":
+                raise RunnerError(f"no reset: {decision.why}")
         outcome = resetter.apply(
             target,
             changes,
@@ -407,6 +404,17 @@ def _engine(cfg: Config) -> Engine:
     from runner.output_api import OutputApi, resolve_settings
 
     env = load_environment(Path.cwd(), cfg.root)
+    if cfg.engine.kind == "temporal":
+        try:
+            from runner.temporal_engine import TemporalEngine
+        except ImportError as exc:
+            if exc.name is None or not exc.name.startswith("temporalio"):
+                raise
+            raise UsageError(
+                "engine.kind: temporal needs the Temporal SDK: "
+                "pip install 'output-reset[temporal]'"
+            ) from None
+        return TemporalEngine.connect(cfg.engine, env)
     settings = resolve_settings(cfg.api, env)
     if settings.token and settings.plain_http_remote:
         _warn(

@@ -47,9 +47,11 @@ class Rule:
     action: Action
     step: str
     line: int
+    occurrence: int | None = None  # reset_after only: 1 = first, -1 = last (the default)
 
     def describe(self) -> str:
-        return f"{self.action.replace('_', ' ')} {self.step}"
+        which = f" (occurrence {self.occurrence})" if self.occurrence is not None else ""
+        return f"{self.action.replace('_', ' ')} {self.step}{which}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,9 +87,31 @@ class ApiConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TlsConfig:
+    """TLS for a Temporal frontend; paths are relative to the config file's folder."""
+
+    server_name: str | None = None
+    ca_cert: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineConfig:
+    """Which engine resets runs: Output's API (default) or Temporal directly."""
+
+    kind: Literal["output", "temporal"] = "output"
+    address: str = "localhost:7233"
+    namespace: str = "default"
+    tls: TlsConfig | None = None
+    api_key_env: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     path: Path
     api: ApiConfig
+    engine: EngineConfig
     debounce_ms: int
     ignore: tuple[str, ...]
     workflows: tuple[WorkflowConfig, ...]
@@ -214,7 +238,7 @@ class _Reader:
         if root is None:
             raise self.fail(None, "(document)", "the file is empty; it needs a workflows list")
         top = self.mapping(
-            root, "(document)", ("version", "api", "debounce_ms", "ignore", "workflows")
+            root, "(document)", ("version", "api", "engine", "debounce_ms", "ignore", "workflows")
         )
         if "version" in top:
             node = top["version"][1]
@@ -224,6 +248,11 @@ class _Reader:
                     "version",
                     f"unsupported schema version (this tool reads {SCHEMA_VERSION})",
                 )
+        engine = self.engine(top["engine"][1], path.parent) if "engine" in top else EngineConfig()
+        if engine.kind == "temporal" and "api" in top:
+            raise self.fail(
+                top["api"][0], "api", "only used by the Output API engine (engine.kind: output)"
+            )
         api = self.api(top["api"][1]) if "api" in top else ApiConfig()
         debounce_ms = DEFAULT_DEBOUNCE_MS
         if "debounce_ms" in top:
@@ -250,7 +279,12 @@ class _Reader:
                 raise self.fail(nodes[i], here, f"pins the same workflow as {seen[wf.key]}")
             seen[wf.key] = here
         return Config(
-            path=path, api=api, debounce_ms=debounce_ms, ignore=ignore, workflows=workflows
+            path=path,
+            api=api,
+            engine=engine,
+            debounce_ms=debounce_ms,
+            ignore=ignore,
+            workflows=workflows,
         )
 
     def api(self, node: yaml.Node) -> ApiConfig:
@@ -280,6 +314,67 @@ class _Reader:
                 "a catalog id uses only letters, digits and _ . @ -",
             )
         return ApiConfig(url=url, token_env=token_env, catalog=catalog)
+
+    def engine(self, node: yaml.Node, root: Path) -> EngineConfig:
+        fields = self.mapping(
+            node, "engine", ("kind", "address", "namespace", "tls", "api_key_env")
+        )
+        kind: Literal["output", "temporal"] = "output"
+        if "kind" in fields:
+            value = self.string(fields["kind"][1], "engine.kind")
+            if value not in ("output", "temporal"):
+                raise self.fail(fields["kind"][1], "engine.kind", 'expected "output" or "temporal"')
+            kind = "temporal" if value == "temporal" else "output"
+        extra = [k for k in fields if k != "kind"]
+        if kind == "output" and extra:
+            raise self.fail(
+                fields[extra[0]][0], f"engine.{extra[0]}", "only used by engine.kind: temporal"
+            )
+        address, namespace = "localhost:7233", "default"
+        if "address" in fields:
+            address = self.checked(
+                fields["address"][1],
+                "engine.address",
+                lambda v: re.match(r"^[^\s:/]+:\d+$", v) is not None,
+                "expected host:port, such as localhost:7233",
+            )
+        if "namespace" in fields:
+            namespace = self.string(fields["namespace"][1], "engine.namespace")
+        api_key_env = None
+        if "api_key_env" in fields:
+            api_key_env = self.checked(
+                fields["api_key_env"][1],
+                "engine.api_key_env",
+                lambda v: _ENV_NAME.match(v) is not None,
+                "expected the NAME of an environment variable "
+                "(the key itself never goes in this file)",
+            )
+        tls = self.tls(fields["tls"][1], root) if "tls" in fields else None
+        return EngineConfig(
+            kind=kind, address=address, namespace=namespace, tls=tls, api_key_env=api_key_env
+        )
+
+    def tls(self, node: yaml.Node, root: Path) -> TlsConfig | None:
+        if isinstance(node, yaml.ScalarNode) and node.tag == _BOOL:
+            return TlsConfig() if node.value.lower() in ("true", "yes", "on") else None
+        fields = self.mapping(
+            node, "engine.tls", ("server_name", "ca_cert", "client_cert", "client_key")
+        )
+        paths: dict[str, Path] = {}
+        for key in ("ca_cert", "client_cert", "client_key"):
+            if key in fields:
+                paths[key] = root / self.string(fields[key][1], f"engine.tls.{key}")
+        if ("client_cert" in paths) != ("client_key" in paths):
+            raise self.fail(node, "engine.tls", "client_cert and client_key go together")
+        server_name = None
+        if "server_name" in fields:
+            server_name = self.string(fields["server_name"][1], "engine.tls.server_name")
+        return TlsConfig(
+            server_name=server_name,
+            ca_cert=paths.get("ca_cert"),
+            client_cert=paths.get("client_cert"),
+            client_key=paths.get("client_key"),
+        )
 
     def workflow(self, node: yaml.Node, key_path: str) -> WorkflowConfig:
         fields = self.mapping(node, key_path, ("id", "type", "run", "rules"))
@@ -321,7 +416,7 @@ class _Reader:
         )
 
     def rule(self, node: yaml.Node, key_path: str) -> Rule:
-        fields = self.mapping(node, key_path, ("files", "rerun", "reset_after"))
+        fields = self.mapping(node, key_path, ("files", "rerun", "reset_after", "occurrence"))
         actions = [a for a in ("rerun", "reset_after") if a in fields]
         if len(actions) == 2:
             raise self.fail(
@@ -351,7 +446,26 @@ class _Reader:
                 self.strings(fields["files"][1], f"{key_path}.files"), f"{key_path}.files"
             )
         )
-        return Rule(files=files, action=action, step=step, line=node.start_mark.line + 1)
+        occurrence = None
+        if "occurrence" in fields:
+            where = f"{key_path}.occurrence"
+            value_node = fields["occurrence"][1]
+            if action != "reset_after":
+                raise self.fail(
+                    value_node, where, 'only a "reset_after" rule can pick an occurrence'
+                )
+            occurrence = self.integer(value_node, where)
+            if occurrence == 0:
+                raise self.fail(
+                    value_node, where, "1 is the first occurrence, -1 the last; 0 is none"
+                )
+        return Rule(
+            files=files,
+            action=action,
+            step=step,
+            line=node.start_mark.line + 1,
+            occurrence=occurrence,
+        )
 
     def pattern(self, node: yaml.Node, key_path: str) -> str:
         value = str(node.value).strip()

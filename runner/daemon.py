@@ -305,9 +305,12 @@ class Daemon:
         elif isinstance(message, _WorkerReady):
             self._worker_ready(message)
 
+    def _waits_for_worker(self) -> bool:
+        return self.options.wait_worker and self.engine.watches_worker and not self.options.dry_run
+
     def _note_baseline(self, path: str) -> None:
         """Take the catalog run id at the first event that can restart the worker."""
-        if not self.options.wait_worker or self._burst_has_baseline:
+        if not self._waits_for_worker() or self._burst_has_baseline:
             return
         rel = self._matcher.relative(path)
         if rel is None or not reloads_worker(rel):
@@ -385,7 +388,7 @@ class Daemon:
                     tracked.baseline = baseline
                     self._start_wait(tracked)
                 continue
-            if self.options.wait_worker and reload_now and not self.options.dry_run:
+            if self._waits_for_worker() and reload_now:
                 tracked.baseline = baseline
                 self._start_wait(tracked)
             else:

@@ -34,6 +34,11 @@ class Engine(Protocol):
     """What output-reset asks of the engine that runs the workflows."""
 
     description: str
+    # True when a reset can target any workflow task event (Temporal), False when it names a
+    # step and the engine resolves it to the step's last occurrence (the Output API).
+    resets_by_event: bool
+    # True when edits restart a worker whose readiness can be observed (Output's dev worker).
+    watches_worker: bool
 
     def status(self, workflow_id: str, run_id: str | None = None) -> RunStatus:
         """A run's status; the latest run of the id when `run_id` is None."""
@@ -56,8 +61,10 @@ class Engine(Protocol):
         """Feed new events into `history` until the run closes or `stop` is set."""
         ...
 
-    def reset(self, workflow_id: str, run_id: str, step: str, reason: str) -> str:
-        """Reset once (never retried); return the new run id.
+    def reset(
+        self, workflow_id: str, run_id: str, *, step: str | None, event_id: int | None, reason: str
+    ) -> str:
+        """Reset once (never retried) after `step`, or to `event_id`; return the new run id.
 
         Raises ResetOutcomeUnknown when the request went out but its answer was lost.
         """

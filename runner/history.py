@@ -107,6 +107,7 @@ class ChildRun:
     initiated_id: int
     workflow_id: str
     workflow_type: str
+    scheduled_by: int = 0  # the WORKFLOW_TASK_COMPLETED that started it
     run_id: str | None = None
     outcome: str = "running"
 
@@ -187,6 +188,7 @@ class RunHistory:
                     initiated_id=event_id,
                     workflow_id=str(attrs.get("workflowId", "")),
                     workflow_type=str(attrs.get("workflowType", {}).get("name", "")),
+                    scheduled_by=_int64(attrs.get("workflowTaskCompletedEventId")),
                 )
                 self.children.append(child)
                 self._children_by_initiated[event_id] = child

@@ -70,6 +70,8 @@ class OutputApi:
     ) -> None:
         self.settings = settings
         self.description = f"Output API at {settings.url}"
+        self.resets_by_event = False
+        self.watches_worker = True
         self._long_poll_ms = long_poll_ms
         headers = {"Accept": "application/json", "User-Agent": "output-reset"}
         if settings.token:
@@ -180,7 +182,11 @@ class OutputApi:
 
     # -- writes (never retried: CONTRACT §2.1 "the reset is not idempotent") ----------------
 
-    def reset(self, workflow_id: str, run_id: str, step: str, reason: str) -> str:
+    def reset(
+        self, workflow_id: str, run_id: str, *, step: str | None, event_id: int | None, reason: str
+    ) -> str:
+        if step is None:
+            raise ApiError("the Output API resets after a named step; no step was given")
         path = f"{_wf(workflow_id)}/runs/{quote(run_id)}/reset"
         try:
             response = self._client.post(path, json={"stepName": step, "reason": reason})

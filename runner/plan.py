@@ -2,8 +2,14 @@
 
 Input: the rules whose files really changed, and the pinned run's history summary (plus the
 histories of the children it started). Output: one `Decision` with a reason a person can read.
-The rules follow the Output API's own resolution (CONTRACT §3.2-3.5): a step name resolves to
-its LAST scheduled occurrence, the named step is kept, and everything after it re-runs.
+
+Two kinds of engine are planned for:
+- by step name (the Output API): a name resolves to its LAST scheduled occurrence, the named
+  step is kept and everything after it re-runs (CONTRACT §3.2-3.5); so "re-run S" anchors on
+  the activity that finished last before S first ran.
+- by event (Temporal's ResetWorkflowExecution): the reset point is any workflow task, so
+  "re-run S" resets to the task that first scheduled S, keeping everything completed before it,
+  and "reset after P" can pick any occurrence of P and keeps every sibling that had finished.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from runner.config import Rule
-from runner.history import TRACE_ANCHOR, Activity, RunHistory
+from runner.history import TRACE_ANCHOR, Activity, ChildRun, RunHistory
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,8 +35,9 @@ class RuleOutcome:
 
     change: Change
     kind: str  # "anchor", "fresh" or "none"
-    anchor: str | None
-    position: int  # eventId order of the reset point; fresh runs sort first
+    anchor: str | None  # the step kept last (the API's stepName)
+    boundary: int | None  # the workflow task event to reset to (event engines)
+    position: int  # order of the reset point in the run; fresh runs sort first
     why: str
 
 
@@ -42,6 +49,7 @@ class Decision:
     run_id: str
     kind: str  # "reset", "fresh" or "none"
     anchor: str | None
+    boundary: int | None
     why: str
     chosen: Change | None
     outcomes: tuple[RuleOutcome, ...]
@@ -63,10 +71,12 @@ def plan(
     changes: Sequence[Change],
     run: RunHistory,
     children: Mapping[str, RunHistory] | None = None,
+    *,
+    by_event: bool = False,
 ) -> Decision:
     """Pick the earliest reset point asked for by any changed rule."""
-    kids = children or {}
-    outcomes = tuple(_outcome(change, run, kids) for change in changes)
+    planner = _Planner(run, children or {}, by_event=by_event)
+    outcomes = tuple(planner.outcome(change) for change in changes)
     acting = [o for o in outcomes if o.kind != "none"]
     if not acting:
         why = "; ".join(dict.fromkeys(o.why for o in outcomes)) or "no rule matched"
@@ -75,6 +85,7 @@ def plan(
             run_id=run.run_id,
             kind="none",
             anchor=None,
+            boundary=None,
             why=why,
             chosen=None,
             outcomes=outcomes,
@@ -85,101 +96,174 @@ def plan(
         run_id=run.run_id,
         kind="fresh" if best.kind == "fresh" else "reset",
         anchor=best.anchor,
+        boundary=best.boundary,
         why=best.why,
         chosen=best.change,
         outcomes=outcomes,
     )
 
 
-def _outcome(change: Change, run: RunHistory, children: Mapping[str, RunHistory]) -> RuleOutcome:
-    rule = change.rule
-    if rule.action == "reset_after":
-        return _reset_after(change, run)
-    return _rerun(change, run, children)
+class _Planner:
+    def __init__(
+        self, run: RunHistory, children: Mapping[str, RunHistory], *, by_event: bool
+    ) -> None:
+        self.run = run
+        self.children = children
+        self.by_event = by_event
 
+    def outcome(self, change: Change) -> RuleOutcome:
+        if change.rule.action == "reset_after":
+            return self._reset_after(change)
+        return self._rerun(change)
 
-def _reset_after(change: Change, run: RunHistory) -> RuleOutcome:
-    step = change.rule.step
-    occurrences = run.occurrences(step)
-    if not occurrences:
-        return _none(change, _never_ran(step, run))
-    last = occurrences[-1]
-    if last.completed_id is None:
-        if last.outcome == "scheduled" and not run.closed:
+    # -- reset_after: P ---------------------------------------------------------------------
+
+    def _reset_after(self, change: Change) -> RuleOutcome:
+        run, rule = self.run, change.rule
+        step = rule.step
+        occurrences = run.occurrences(step)
+        if not occurrences:
+            return _none(change, self._never_ran(step))
+        which = rule.occurrence or -1
+        if which != -1 and not self.by_event:
             return _none(
                 change,
-                f"{step} is still running; the steps after it will run on the new code",
+                f"the Output API can only reset after the last occurrence of {step} "
+                "(CONTRACT §3.4); use the temporal engine to pick another one",
             )
-        return _none(
-            change,
-            f"{step} did not complete in this run ({_state(last, run)}), so there is nothing "
-            f'to keep after it; use "rerun: {step}" to re-run it',
-        )
-    if not run.closed and run.first_task_completed_after(last.completed_id) is None:
-        return _none(
-            change, f"the run has just finished {step}; what follows will run on the new code"
-        )
-    return RuleOutcome(
-        change=change,
-        kind="anchor",
-        anchor=last.step,
-        position=last.completed_id,
-        why=f"keep {step} and re-run what follows (reset_after)",
-    )
-
-
-def _rerun(change: Change, run: RunHistory, children: Mapping[str, RunHistory]) -> RuleOutcome:
-    step = change.rule.step
-    occurrences = run.occurrences(step)
-    where = ""
-    if occurrences:
-        first_at = occurrences[0].scheduled_id
-    else:
-        child = run.child_containing(children, step)
-        if child is None:
-            if not run.closed:
-                reached = run.last_user_step()
-                at = f" (it is at {reached.step})" if reached else ""
+        if abs(which) > len(occurrences):
+            return _none(
+                change, f"{step} ran {len(occurrences)} times; there is no occurrence {which}"
+            )
+        target = occurrences[which - 1 if which > 0 else which]
+        nth = "" if len(occurrences) == 1 else f" (occurrence {occurrences.index(target) + 1})"
+        done = target.completed_id
+        if done is None:
+            if target.outcome == "scheduled" and not run.closed:
                 return _none(
                     change,
-                    f"the run has not reached {step} yet{at}; it will run {step} on the new code",
+                    f"{step} is still running; the steps after it will run on the new code",
                 )
-            return _none(change, _never_ran(step, run))
-        first_at = child.initiated_id
-        where = f" in child workflow {child.workflow_type}"
+            return _none(
+                change,
+                f"{step} did not complete in this run ({self._state(target)}), so there is "
+                f'nothing to keep after it; use "rerun: {step}" to re-run it',
+            )
+        boundary = self._boundary_after(done)
+        if boundary is None:
+            if run.closed:
+                return _none(change, f"nothing ran after {step}{nth}; there is nothing to re-run")
+            return _none(
+                change, f"the run has just finished {step}; what follows will run on the new code"
+            )
+        return RuleOutcome(
+            change=change,
+            kind="anchor",
+            anchor=target.step,
+            boundary=boundary,
+            position=boundary if self.by_event else done,
+            why=f"keep {step}{nth} and re-run what follows",
+        )
 
-    anchor = _latest_completed_before(run, first_at, exclude=step)
-    if anchor is not None:
-        siblings = _also_kept(run, anchor, first_at)
-        kept = f" (keeps {', '.join(siblings)} too)" if siblings else ""
+    def _boundary_after(self, completed: int) -> int | None:
+        """The workflow task to reset to so that what completed by `completed` is kept.
+
+        By name the API takes the first task completed after it. By event we take the task
+        that scheduled the next step, which also keeps every sibling that finished meanwhile.
+        """
+        if self.by_event:
+            later = [a.scheduled_by for a in self.run.activities if a.scheduled_id > completed]
+            later += [c.scheduled_by for c in self.run.children if c.initiated_id > completed]
+            if later and min(later) > 0:
+                return min(later)
+        return self.run.first_task_completed_after(completed)
+
+    # -- rerun: S ---------------------------------------------------------------------------
+
+    def _rerun(self, change: Change) -> RuleOutcome:
+        run, step = self.run, change.rule.step
+        occurrences = run.occurrences(step)
+        child: ChildRun | None = None
+        if occurrences:
+            first_at, first_by = occurrences[0].scheduled_id, occurrences[0].scheduled_by
+        else:
+            child = run.child_containing(self.children, step)
+            if child is None:
+                if not run.closed:
+                    reached = run.last_user_step()
+                    at = f" (it is at {reached.step})" if reached else ""
+                    return _none(
+                        change,
+                        f"the run has not reached {step} yet{at}; it will run {step} on the new "
+                        "code",
+                    )
+                return _none(change, self._never_ran(step))
+            first_at, first_by = child.initiated_id, child.scheduled_by
+        where = f" in child workflow {child.workflow_type}" if child else ""
+        anchor = _latest_completed_before(run, first_at, exclude=step)
+        if self.by_event and first_by > 0:
+            kept = anchor.step if anchor is not None else "the workflow input"
+            return RuleOutcome(
+                change=change,
+                kind="anchor",
+                anchor=anchor.step if anchor is not None else None,
+                boundary=first_by,
+                position=first_by,
+                why=f"reset to the workflow task that first scheduled {step}{where} "
+                f"(event {first_by}); keeps {kept} and everything else that finished before it",
+            )
+        if anchor is None:
+            return RuleOutcome(
+                change=change,
+                kind="fresh",
+                anchor=None,
+                boundary=None,
+                position=-1,
+                why=f"{step}{where} is the first step and the run has no trace activity to "
+                "reset after (tracing disabled): start a fresh run with the same input",
+            )
+        assert anchor.completed_id is not None
         if anchor.internal:
             why = f"{step}{where} is the first step; {anchor.step} keeps the workflow input"
         else:
+            siblings = _also_kept(run, anchor, first_at)
+            kept = f" (keeps {', '.join(siblings)} too)" if siblings else ""
             why = f"{anchor.step} finished last before {step}{where} first ran{kept}"
         return RuleOutcome(
             change=change,
             kind="anchor",
             anchor=anchor.step,
-            position=anchor.completed_id or 0,
+            boundary=run.first_task_completed_after(anchor.completed_id),
+            position=anchor.completed_id,
             why=why,
         )
-    return RuleOutcome(
-        change=change,
-        kind="fresh",
-        anchor=None,
-        position=-1,
-        why=f"{step}{where} is the first step and the run has no trace activity to reset "
-        "after (tracing disabled): start a fresh run with the same input",
-    )
+
+    # -- wording ----------------------------------------------------------------------------
+
+    def _never_ran(self, step: str) -> str:
+        run = self.run
+        reached = run.last_user_step()
+        if reached is None:
+            return f"{step} never ran in run {run.run_id}, which ran no step"
+        return (
+            f"{step} never ran in run {run.run_id}; the last step it reached is {reached.step} "
+            f"({self._state(reached)})"
+        )
+
+    def _state(self, activity: Activity) -> str:
+        if activity.outcome == "scheduled":
+            return "running" if not self.run.closed else f"not finished, run {self.run.status}"
+        return activity.outcome.replace("_", " ")
 
 
 def _latest_completed_before(run: RunHistory, point: int, *, exclude: str) -> Activity | None:
-    """The anchor for "re-run whatever was first scheduled at `point`".
+    """The anchor for "re-run whatever was first scheduled at `point`", by step name.
 
     The activity (other than the re-run step) whose completion is the latest one before
     `point`, considering only names whose LAST scheduling is also before `point`: the API
     resolves a name to its last occurrence (CONTRACT §3.4), so a name that runs again later
-    would move the reset point past the step we want re-run.
+    would move the reset point past the step we want re-run. Internal activities are not
+    steps, but getTraceDestinations keeps the workflow input (CONTRACT §3.3).
     """
     last_by_step: dict[str, Activity] = {}
     for activity in run.activities:
@@ -200,7 +284,7 @@ def _latest_completed_before(run: RunHistory, point: int, *, exclude: str) -> Ac
 
 def _also_kept(run: RunHistory, anchor: Activity, point: int) -> list[str]:
     """Parallel siblings of the anchor that completed before it (so the reset keeps them)."""
-    assert anchor.completed_id is not None
+    done = anchor.completed_id or 0
     return [
         a.step
         for a in run.activities
@@ -208,26 +292,10 @@ def _also_kept(run: RunHistory, anchor: Activity, point: int) -> list[str]:
         and a is not anchor
         and not a.internal
         and a.completed_id is not None
-        and a.completed_id < anchor.completed_id
+        and a.completed_id < done
         and a.scheduled_id < point
     ]
 
 
-def _never_ran(step: str, run: RunHistory) -> str:
-    reached = run.last_user_step()
-    if reached is None:
-        return f"{step} never ran in run {run.run_id}, which ran no step"
-    return (
-        f"{step} never ran in run {run.run_id}; the last step it reached is {reached.step} "
-        f"({_state(reached, run)})"
-    )
-
-
-def _state(activity: Activity, run: RunHistory) -> str:
-    if activity.outcome == "scheduled":
-        return "running" if not run.closed else f"not finished, run {run.status}"
-    return activity.outcome.replace("_", " ")
-
-
 def _none(change: Change, why: str) -> RuleOutcome:
-    return RuleOutcome(change=change, kind="none", anchor=None, position=0, why=why)
+    return RuleOutcome(change=change, kind="none", anchor=None, boundary=None, position=0, why=why)

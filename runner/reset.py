@@ -140,7 +140,7 @@ class Resetter:
 
     def decide(self, pin: Pin, changes: Sequence[Change]) -> Decision:
         history, children = self.load(pin, changes)
-        return plan(changes, history, children)
+        return plan(changes, history, children, by_event=self.engine.resets_by_event)
 
     # -- doing ------------------------------------------------------------------------------
 
@@ -181,9 +181,14 @@ class Resetter:
             if decision.kind == "fresh":
                 new_run = self._fresh_run(pin, text)
             else:
-                assert decision.anchor is not None
                 try:
-                    new_run = self.engine.reset(pin.workflow_id, pin.run_id, decision.anchor, text)
+                    new_run = self.engine.reset(
+                        pin.workflow_id,
+                        pin.run_id,
+                        step=decision.anchor,
+                        event_id=decision.boundary,
+                        reason=text,
+                    )
                 except ResetOutcomeUnknown as lost:
                     found = self._recover(pin, token)
                     if found is None:

@@ -27,6 +27,8 @@ class RecordingEngine:
     """Every run (original or reset) has the events of one recording; resets are recorded."""
 
     description = "recording engine"
+    resets_by_event = False
+    watches_worker = True
 
     def __init__(self, prefix: str = "1-06") -> None:
         body = recording(prefix)["body"]
@@ -69,8 +71,11 @@ class RecordingEngine:
         done = history.feed(self.events)
         on_steps(done)
 
-    def reset(self, workflow_id: str, run_id: str, step: str, reason: str) -> str:
+    def reset(
+        self, workflow_id: str, run_id: str, *, step: str | None, event_id: int | None, reason: str
+    ) -> str:
         self._check()
+        step = step or f"event {event_id}"
         new_run = str(uuid.uuid4())
         with self._lock:
             self.latest = new_run
@@ -85,7 +90,7 @@ class RecordingEngine:
         return {"text": "alpha beta gamma delta", "delayMs": 1000}
 
     def start(self, workflow_type: str, workflow_id: str, input: Any) -> str:
-        return self.reset(workflow_id, self.latest, "(start)", "fresh")
+        return self.reset(workflow_id, self.latest, step="(start)", event_id=None, reason="fresh")
 
     def terminate(self, workflow_id: str, run_id: str, reason: str) -> None:
         pass

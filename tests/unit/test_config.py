@@ -97,7 +97,7 @@ RULE = "workflows:\n  - id: a\n    rules:\n      - files: x\n        rerun: s\n"
         (
             "colour: red\n" + RULE,
             "output-reset.yaml:1:1: colour: unknown key; expected one of: version, api, "
-            "debounce_ms, ignore, workflows",
+            "engine, debounce_ms, ignore, workflows",
         ),
         (
             "workflows:\n  - id: a\n    id: b\n",
@@ -261,3 +261,70 @@ def test_not_utf8(tmp_path: Path) -> None:
     path.write_bytes(b"workflows: \xff\n")
     with pytest.raises(ConfigError, match=r"^output-reset.yaml: not UTF-8 text"):
         load_config(path, shown_as="output-reset.yaml")
+
+
+def test_occurrence_is_for_reset_after_only() -> None:
+    config = parse(
+        "workflows:\n  - id: a\n    rules:\n      - {files: x, reset_after: draft, occurrence: 2}\n"
+    )
+    assert config.workflows[0].rules[0].occurrence == 2
+    assert error_of(
+        "workflows:\n  - id: a\n    rules:\n      - {files: x, rerun: draft, occurrence: 2}\n"
+    ) == (
+        'output-reset.yaml:4:46: workflows[0].rules[0].occurrence: only a "reset_after" rule '
+        "can pick an occurrence"
+    )
+    assert error_of(
+        "workflows:\n  - id: a\n    rules:\n      - {files: x, reset_after: draft, occurrence: 0}\n"
+    ) == (
+        "output-reset.yaml:4:52: workflows[0].rules[0].occurrence: 1 is the first occurrence, "
+        "-1 the last; 0 is none"
+    )
+
+
+def test_temporal_engine_section() -> None:
+    config = parse(
+        "engine:\n  kind: temporal\n  address: temporal.example.com:7233\n  namespace: team\n"
+        "  tls: {server_name: t.example.com, client_cert: c.pem, client_key: k.pem}\n"
+        "  api_key_env: TEMPORAL_API_KEY\n" + RULE
+    )
+    engine = config.engine
+    assert (engine.kind, engine.address, engine.namespace, engine.api_key_env) == (
+        "temporal",
+        "temporal.example.com:7233",
+        "team",
+        "TEMPORAL_API_KEY",
+    )
+    assert engine.tls is not None
+    assert engine.tls.client_cert == Path("/p/c.pem")
+    assert parse("engine: {kind: temporal, tls: true}\n" + RULE).engine.tls is not None
+    assert parse(RULE).engine.kind == "output"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "engine: {kind: kafka}\n" + RULE,
+            'output-reset.yaml:1:16: engine.kind: expected "output" or "temporal"',
+        ),
+        (
+            "engine: {address: 'x:1'}\n" + RULE,
+            "output-reset.yaml:1:10: engine.address: only used by engine.kind: temporal",
+        ),
+        (
+            "engine: {kind: temporal, address: localhost}\n" + RULE,
+            "output-reset.yaml:1:35: engine.address: expected host:port, such as localhost:7233",
+        ),
+        (
+            "engine: {kind: temporal}\napi: {url: 'http://x:1'}\n" + RULE,
+            "output-reset.yaml:2:1: api: only used by the Output API engine (engine.kind: output)",
+        ),
+        (
+            "engine: {kind: temporal, tls: {client_cert: c.pem}}\n" + RULE,
+            "output-reset.yaml:1:31: engine.tls: client_cert and client_key go together",
+        ),
+    ],
+)
+def test_engine_errors(text: str, message: str) -> None:
+    assert error_of(text) == message

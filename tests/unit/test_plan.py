@@ -284,3 +284,80 @@ def test_full_activity_type_names_match_exactly() -> None:
     events.run("__internal#getTraceDestinations", "fetch", "score")
     assert decide(events.history(), change("wf#score")).anchor == "fetch"
     assert decide(events.history(), change("other#score")).kind == "none"
+
+
+# -- planning for engines that reset to any workflow task (Temporal)
+
+
+def test_by_event_rerun_resets_to_the_task_that_scheduled_the_step() -> None:
+    decision = plan([change("polishDraft")], history_from("1-06"), by_event=True)
+    assert (decision.kind, decision.boundary, decision.anchor) == ("reset", 24, "draftOutline")
+
+
+def test_both_modes_agree_on_the_reset_event_for_a_linear_run() -> None:
+    history = history_from("1-06")
+    for step in ("extractTopics", "draftOutline", "polishDraft"):
+        by_name = plan([change(step)], history)
+        by_event = plan([change(step)], history, by_event=True)
+        assert by_name.boundary == by_event.boundary
+
+
+def test_by_event_reset_after_a_first_finished_sibling_keeps_the_other() -> None:
+    history = history_from("3-02")
+    by_name = plan([change("fetchFast", "reset_after")], history)
+    by_event = plan([change("fetchFast", "reset_after")], history, by_event=True)
+    # The API resets to the task right after fetchFast (19): fetchSlow is re-dispatched.
+    assert by_name.boundary == 19
+    # By event: the task that scheduled the next step (24), after fetchSlow completed (21).
+    assert by_event.boundary == 24
+
+
+def test_by_event_rerun_inside_a_loop_keeps_the_earlier_iterations_of_other_steps() -> None:
+    events = Events()
+    events.run(
+        "__internal#getTraceDestinations", "prepare", "draft", "critique", "draft", "critique"
+    )
+    history = events.history()
+    first_critique = history.occurrences("critique")[0]
+    decision = plan([change("critique")], history, by_event=True)
+    assert decision.boundary == first_critique.scheduled_by
+    assert decision.anchor == "prepare"  # what the API could do: drafts re-run too
+    assert "keeps prepare and everything else" in decision.why
+
+
+def test_by_event_reset_after_a_chosen_occurrence() -> None:
+    events = Events()
+    events.run("__internal#getTraceDestinations", "draft", "critique", "draft", "critique")
+    history = events.history()
+    rule = Rule(files=("x",), action="reset_after", step="draft", line=1, occurrence=1)
+    decision = plan([Change(rule=rule, files=("x",))], history, by_event=True)
+    assert decision.boundary == history.occurrences("critique")[0].scheduled_by
+    assert decision.why == "keep draft (occurrence 1) and re-run what follows"
+
+
+def test_by_name_cannot_pick_an_earlier_occurrence() -> None:
+    events = Events()
+    events.run("__internal#getTraceDestinations", "draft", "critique", "draft", "critique")
+    rule = Rule(files=("x",), action="reset_after", step="draft", line=1, occurrence=1)
+    decision = plan([Change(rule=rule, files=("x",))], events.history())
+    assert decision.kind == "none"
+    assert decision.why.startswith("the Output API can only reset after the last occurrence")
+
+
+def test_an_occurrence_that_does_not_exist() -> None:
+    events = Events()
+    events.run("__internal#getTraceDestinations", "draft")
+    rule = Rule(files=("x",), action="reset_after", step="draft", line=1, occurrence=3)
+    decision = plan([Change(rule=rule, files=("x",))], events.history(), by_event=True)
+    assert decision.why == "draft ran 1 times; there is no occurrence 3"
+
+
+def test_by_event_first_step_without_trace_needs_no_fresh_run() -> None:
+    decision = plan([change("sumValues")], history_from("5-02"), by_event=True)
+    assert (decision.kind, decision.boundary) == ("reset", 4)
+
+
+def test_by_event_child_step_resets_to_the_task_that_started_the_child() -> None:
+    parent, child = history_from("4-02"), history_from("4-04")
+    decision = plan([change("childStep")], parent, {child.workflow_id: child}, by_event=True)
+    assert decision.boundary == 18
