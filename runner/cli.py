@@ -13,9 +13,8 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
@@ -27,7 +26,6 @@ from runner.config import CONFIG_NAME, Config, load_config
 from runner.errors import ApiError, RunnerError, UsageError
 
 if TYPE_CHECKING:
-    from runner.daemon import Report
     from runner.engine import Engine
     from runner.history import RunHistory
     from runner.paths import Matcher
@@ -111,9 +109,13 @@ def watch(
         bool, typer.Option("--poll", help="Poll the files instead of using inotify.")
     ] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say more.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object per event (for editors).")
+    ] = False,
 ) -> None:
     """Watch the mapped files and reset the pinned run when one really changes."""
     from runner.daemon import Daemon, Options
+    from runner.view import make_view
 
     _logging(verbose)
     cfg = _load(config)
@@ -125,8 +127,8 @@ def watch(
         catch_up=not no_catch_up,
         poll=poll,
     )
-    printer = _Printer(verbose=verbose)
-    daemon = Daemon(cfg, engine, printer.report, options=options)
+    view = make_view(as_json=as_json, verbose=verbose, live=sys.stdout.isatty())
+    daemon = Daemon(cfg, engine, view.report, options=options)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         if daemon.stopping:
@@ -138,8 +140,8 @@ def watch(
     try:
         daemon.run()
     finally:
+        view.close()
         engine.close()
-    printer.line("stopped")
 
 
 # -- plan -------------------------------------------------------------------------------------
@@ -153,6 +155,7 @@ def plan(
 ) -> None:
     """Show what a change to these files would do. Changes nothing."""
     from runner.paths import Matcher
+    from runner.view import decision_json
 
     _logging(False)
     cfg = _load(config)
@@ -164,7 +167,7 @@ def plan(
             workflow = cfg.workflows[index]
             pin = resetter.resolve(workflow, {}, persist=False).pin
             decision = resetter.decide(pin, changes)
-            results.append(_decision_json(workflow.label, decision))
+            results.append(decision_json(workflow.label, decision))
             if not as_json:
                 typer.echo(f"{workflow.label} (run {pin.run_id}): {_describe(decision)}")
     if as_json:
@@ -195,6 +198,9 @@ def reset(
     reason: Annotated[
         str | None, typer.Option("--reason", "-r", help="Recorded in the workflow history.")
     ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Re-run steps marked side_effects without asking.")
+    ] = False,
 ) -> None:
     """Reset the pinned run once, now, and pin the new run."""
     from runner.config import Rule
@@ -233,7 +239,10 @@ def reset(
             hashes=hashes,
             reason=reason or (f"output-reset: reset after {step}" if step else None),
             decision=decision,
+            confirm=_confirm(yes),
         )
+    for note in outcome.notes:
+        _warn(note)
     chosen = outcome.decision
     if outcome.new_run_id is None:
         typer.echo(f"No reset: {chosen.why}")
@@ -245,6 +254,22 @@ def reset(
     if chosen.kind == "reset":
         typer.echo(f"Reset after step: {chosen.anchor}")
     typer.echo(f"Reason: {outcome.reason}")
+
+
+def _confirm(yes: bool) -> Callable[[list[str]], bool]:
+    def ask(steps: list[str]) -> bool:
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise UsageError(
+                f"this reset runs {', '.join(steps)} again, which has side effects; "
+                "pass --yes to confirm"
+            )
+        return typer.confirm(
+            f"This reset runs {', '.join(steps)} again, which has side effects. Go on?"
+        )
+
+    return ask
 
 
 # -- status -----------------------------------------------------------------------------------
@@ -275,8 +300,9 @@ def status(
                     "steps": steps,
                 }
             )
+        totals = _totals(resetter.store.read_log())
     if as_json:
-        typer.echo(json.dumps({"workflows": documents}, indent=2))
+        typer.echo(json.dumps({"workflows": documents, "saved": totals}, indent=2))
         return
     marks = {"completed": "✓", "running": "…", "failed": "✗", "not run": "·"}
     for doc in documents:
@@ -290,6 +316,32 @@ def status(
             files = ", ".join(s["files"])
             mark = marks.get(s["state"], " ")
             typer.echo(f"  {mark} {s['step']:<{width}}  {s['state']:<9}  {files}".rstrip())
+    if totals["resets"]:
+        typer.echo(
+            f"\nsaved so far: {_count(totals['resets'], 'reset')}, "
+            f"{_count(totals['steps'], 'step')} replayed instead of re-run, "
+            f"{totals['seconds']:.1f}s" + _usage_text(totals["tokens"], totals["cost"])
+        )
+
+
+def _totals(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    totals: dict[str, Any] = {"resets": 0, "steps": 0, "seconds": 0.0, "tokens": None, "cost": None}
+    for entry in entries:
+        if entry.get("outcome") not in ("done", "recovered"):
+            continue
+        totals["resets"] += 1
+        saved = entry.get("saved") or {}
+        totals["steps"] += len(saved.get("steps") or [])
+        totals["seconds"] += float(saved.get("seconds") or 0.0)
+        for key in ("tokens", "cost"):
+            if saved.get(key) is not None:
+                totals[key] = (totals[key] or 0) + saved[key]
+    return totals
+
+
+def _usage_text(tokens: int | None, cost: float | None) -> str:
+    text = f", {tokens:,} tokens" if tokens is not None else ""
+    return text + (f", ${cost:.4f}" if cost is not None else "")
 
 
 def _step_table(
@@ -335,6 +387,45 @@ def _activity_state(outcome: str, run_closed: bool) -> str:
     if outcome == "scheduled":
         return "not run" if run_closed else "running"
     return "completed" if outcome == "completed" else "failed"
+
+
+# -- log --------------------------------------------------------------------------------------
+
+
+@app.command("log")
+def show_log(
+    config: ConfigOption = Path(CONFIG_NAME),
+    as_json: JsonOption = False,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Show the last N entries.")] = 20,
+) -> None:
+    """Show the audit log of resets (.output-reset/resets.jsonl)."""
+    from runner.state import StateStore
+
+    _logging(False)
+    cfg = _load(config)
+    entries = StateStore(cfg.state_dir).read_log()[-limit:] if limit > 0 else []
+    if as_json:
+        typer.echo(json.dumps({"entries": entries}, indent=2, ensure_ascii=False))
+        return
+    if not entries:
+        typer.echo("no resets logged yet")
+        return
+    for entry in entries:
+        when = str(entry.get("time", ""))[:19].replace("T", " ")
+        action = entry.get("action")
+        what = {"reset": f"reset after {entry.get('anchor')}", "fresh": "fresh run"}.get(
+            str(action), "no reset"
+        )
+        runs = f"{entry.get('oldRunId')} -> {entry.get('newRunId') or '-'}"
+        saved = entry.get("saved") or {}
+        seconds = f"  saved {saved['seconds']:.1f}s" if saved.get("seconds") else ""
+        files = ", ".join(entry.get("files") or [])
+        typer.echo(
+            f"{when}  {entry.get('workflow')}  {entry.get('outcome')}  {what}  {runs}{seconds}"
+            f"  ({files})"
+        )
+        if entry.get("error"):
+            typer.echo(f"    {entry['error']}")
 
 
 # -- validate ---------------------------------------------------------------------------------
@@ -411,8 +502,7 @@ def _engine(cfg: Config) -> Engine:
             if exc.name is None or not exc.name.startswith("temporalio"):
                 raise
             raise UsageError(
-                "engine.kind: temporal needs the Temporal SDK: "
-                "pip install 'output-reset[temporal]'"
+                "engine.kind: temporal needs the Temporal SDK: pip install 'output-reset[temporal]'"
             ) from None
         return TemporalEngine.connect(cfg.engine, env)
     settings = resolve_settings(cfg.api, env)
@@ -482,28 +572,6 @@ def _describe(decision: Decision) -> str:
     return f"no reset: {decision.why}"
 
 
-def _decision_json(label: str, decision: Decision) -> dict[str, Any]:
-    return {
-        "workflow": label,
-        "workflowId": decision.workflow_id,
-        "runId": decision.run_id,
-        "action": decision.kind,
-        "anchor": decision.anchor,
-        "why": decision.why,
-        "files": list(decision.files),
-        "rules": [
-            {
-                "rule": o.change.rule.describe(),
-                "files": list(o.change.files),
-                "action": o.kind,
-                "anchor": o.anchor,
-                "why": o.why,
-            }
-            for o in decision.outcomes
-        ],
-    }
-
-
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
@@ -523,71 +591,3 @@ def _logging(verbose: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.WARNING)
     root.propagate = False
-
-
-class _Printer:
-    """Renders daemon reports as lines for a terminal or a log file."""
-
-    def __init__(self, *, verbose: bool) -> None:
-        self.verbose = verbose
-
-    def line(self, text: str, *, err: bool = False) -> None:
-        stamp = datetime.now().strftime("%H:%M:%S")
-        typer.echo(f"{stamp} {text}", err=err)
-
-    def report(self, event: Report) -> None:
-        from runner import daemon as d
-
-        match event:
-            case d.Ready(files=files, workflows=workflows):
-                self.line(
-                    f"watching {_count(files, 'file')} for {_count(workflows, 'workflow')}; "
-                    "edit one to reset (Ctrl-C to stop)"
-                )
-            case d.Pinned(label=label, run_id=run_id, source=source, status=state):
-                how = {"state": "pinned", "config": "from config", "latest": "latest run"}
-                self.line(f"{label}: run {run_id} ({how.get(source, source)}, {state})")
-            case d.Changed(files=files, catch_up=True):
-                self.line(f"changed while output-reset was not running: {', '.join(files)}")
-            case d.Changed(files=files) if self.verbose:
-                self.line(f"changed: {', '.join(files)}")
-            case d.WaitingForWorker(label=label, files=files, md_only=md_only):
-                what = "restart" if md_only else "load the new code"
-                self.line(
-                    f"{label}: {', '.join(files)} changed; waiting for Output's worker to {what}"
-                )
-            case d.Decided(label=label, decision=decision, outcome=outcome):
-                self.line(_decision_line(label, decision, outcome))
-            case d.StepDone(activity=activity):
-                took = f" {activity.duration_s:.1f}s" if activity.duration_s is not None else ""
-                mark = "✓" if activity.outcome == "completed" else "✗"
-                self.line(
-                    f"  {mark} {activity.step}{took}"
-                    + (f" {activity.outcome}" if mark == "✗" else "")
-                )
-            case d.RunFinished(run_id=run_id, status=state, seconds=seconds):
-                took = f" after {seconds:.1f}s" if seconds is not None else ""
-                self.line(f"  run {run_id} {state}{took}")
-            case d.Notice(message=message, level=level):
-                prefix = "" if level == "info" else f"{level}: "
-                self.line(prefix + message, err=level != "info")
-            case d.ConfigReloaded(path=path):
-                self.line(f"reloaded {path}")
-            case _:
-                pass
-
-
-def _decision_line(label: str, decision: Decision, outcome: Any) -> str:
-    files = ", ".join(decision.files)
-    rules = ", ".join(dict.fromkeys(o.change.rule.describe() for o in decision.outcomes))
-    head = f"{label}: {files} changed ({rules})"
-    if decision.kind == "none":
-        return f"{head}: no reset, {decision.why}"
-    action = f"reset after {decision.anchor}" if decision.kind == "reset" else "fresh run"
-    line = f"{head}: {action}, {decision.why}"
-    if outcome is None:
-        return f"{line} [dry run: nothing done]"
-    if outcome.new_run_id:
-        found = " (recovered after a lost answer)" if outcome.recovered else ""
-        return f"{line}; new run {outcome.new_run_id}{found}"
-    return line

@@ -48,6 +48,7 @@ class Rule:
     step: str
     line: int
     occurrence: int | None = None  # reset_after only: 1 = first, -1 = last (the default)
+    allow_replay: bool = False  # workflow code edits: reset instead of starting a fresh run
 
     def describe(self) -> str:
         which = f" (occurrence {self.occurrence})" if self.occurrence is not None else ""
@@ -63,6 +64,7 @@ class WorkflowConfig:
     run: str | None
     rules: tuple[Rule, ...]
     line: int
+    side_effects: frozenset[str] = frozenset()  # steps whose re-execution needs a yes
 
     @property
     def key(self) -> str:
@@ -356,7 +358,7 @@ class _Reader:
 
     def tls(self, node: yaml.Node, root: Path) -> TlsConfig | None:
         if isinstance(node, yaml.ScalarNode) and node.tag == _BOOL:
-            return TlsConfig() if node.value.lower() in ("true", "yes", "on") else None
+            return TlsConfig() if self.boolean(node, "engine.tls") else None
         fields = self.mapping(
             node, "engine.tls", ("server_name", "ca_cert", "client_cert", "client_key")
         )
@@ -377,7 +379,7 @@ class _Reader:
         )
 
     def workflow(self, node: yaml.Node, key_path: str) -> WorkflowConfig:
-        fields = self.mapping(node, key_path, ("id", "type", "run", "rules"))
+        fields = self.mapping(node, key_path, ("id", "type", "run", "steps", "rules"))
         if ("id" in fields) == ("type" in fields):
             both = "id" in fields
             raise self.fail(
@@ -411,12 +413,46 @@ class _Reader:
         if not rule_nodes:
             raise self.fail(fields["rules"][1], f"{key_path}.rules", "must list at least one rule")
         rules = tuple(self.rule(n, f"{key_path}.rules[{i}]") for i, n in enumerate(rule_nodes))
+        side_effects = (
+            self.steps(fields["steps"][1], f"{key_path}.steps")
+            if "steps" in fields
+            else frozenset()
+        )
         return WorkflowConfig(
-            id=wf_id, type=wf_type, run=run, rules=rules, line=node.start_mark.line + 1
+            id=wf_id,
+            type=wf_type,
+            run=run,
+            rules=rules,
+            side_effects=side_effects,
+            line=node.start_mark.line + 1,
         )
 
+    def steps(self, node: yaml.Node, key_path: str) -> frozenset[str]:
+        """`steps: {publish: {side_effects: true}}`: facts about steps, by name."""
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node, key_path, f"expected a mapping of step names, got {_kind(node)}")
+        flagged: set[str] = set()
+        names = [self.string(k, key_path) for k, _ in node.value]
+        for name, (key_node, value_node) in zip(names, node.value, strict=True):
+            here = f"{key_path}.{name}"
+            if names.count(name) > 1:
+                raise self.fail(key_node, here, "duplicate key")
+            facts = self.mapping(value_node, here, ("side_effects",))
+            if "side_effects" in facts and self.boolean(
+                facts["side_effects"][1], f"{here}.side_effects"
+            ):
+                flagged.add(name)
+        return frozenset(flagged)
+
+    def boolean(self, node: yaml.Node, key_path: str) -> bool:
+        if not isinstance(node, yaml.ScalarNode) or node.tag != _BOOL:
+            raise self.fail(node, key_path, f"expected true or false, got {_kind(node)}")
+        return str(node.value).lower() in ("true", "yes", "on", "y")
+
     def rule(self, node: yaml.Node, key_path: str) -> Rule:
-        fields = self.mapping(node, key_path, ("files", "rerun", "reset_after", "occurrence"))
+        fields = self.mapping(
+            node, key_path, ("files", "rerun", "reset_after", "occurrence", "allow_replay")
+        )
         actions = [a for a in ("rerun", "reset_after") if a in fields]
         if len(actions) == 2:
             raise self.fail(
@@ -459,12 +495,16 @@ class _Reader:
                 raise self.fail(
                     value_node, where, "1 is the first occurrence, -1 the last; 0 is none"
                 )
+        allow_replay = False
+        if "allow_replay" in fields:
+            allow_replay = self.boolean(fields["allow_replay"][1], f"{key_path}.allow_replay")
         return Rule(
             files=files,
             action=action,
             step=step,
             line=node.start_mark.line + 1,
             occurrence=occurrence,
+            allow_replay=allow_replay,
         )
 
     def pattern(self, node: yaml.Node, key_path: str) -> str:

@@ -14,7 +14,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from runner.compare import OutputDiff, compare_runs
 from runner.config import Config, WorkflowConfig, load_config
 from runner.debounce import Burst, Debouncer
 from runner.engine import Engine
@@ -22,7 +24,7 @@ from runner.errors import ApiError, ConfigError, ResetOutcomeUnknown, RunnerErro
 from runner.history import Activity, RunHistory
 from runner.paths import Digest, Matcher, digest, reloads_worker
 from runner.plan import Change, Decision
-from runner.reset import OtherRunRunning, Outcome, Resetter
+from runner.reset import OtherRunRunning, Outcome, Resetter, SideEffectsDeclined
 from runner.state import Pin, StateStore
 from runner.watch import Watcher
 
@@ -92,6 +94,26 @@ class RunFinished:
 
 
 @dataclass(frozen=True, slots=True)
+class RunCompared:
+    """After a reset run finished: its outputs against the run it replaced."""
+
+    workflow_id: str
+    run_id: str
+    previous_run_id: str
+    diffs: tuple[OutputDiff, ...]
+    result: Any
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary:
+    resets: int
+    steps_replayed: int
+    seconds: float
+    tokens: int | None
+    cost: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class Notice:
     """Something went wrong or needs attention; the daemon keeps going."""
 
@@ -112,8 +134,10 @@ Report = (
     | Decided
     | StepDone
     | RunFinished
+    | RunCompared
     | Notice
     | ConfigReloaded
+    | SessionSummary
 )
 Reporter = Callable[[Report], None]
 
@@ -205,6 +229,7 @@ class Daemon:
         self._burst_has_baseline = False
         self._warned_down = False
         self._folder_events = False
+        self._session = _Totals()
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -236,6 +261,8 @@ class Daemon:
             self._shutdown()
 
     def _shutdown(self) -> None:
+        if self._session.resets:
+            self.report(self._session.summary())
         if self._watcher is not None:
             self._watcher.stop()
         for tracked in self._tracked:
@@ -470,8 +497,14 @@ class Daemon:
                             tracked.pending.setdefault(ref.rule, set()).add(rel)
                 self._process(tracked)
                 return
+        if tracked.pending:  # edits made while the API could not be reached
+            self._process(tracked)
+            return
         if status.running and self.options.follow:
             self._follow(tracked, pin.workflow_id, pin.run_id)
+        elif not status.running and not self.options.dry_run:
+            # Traces carry LLM usage, and a reset overwrites them (CONTRACT §5.5): read now.
+            self._resetter.remember_usage(pin.workflow_id, pin.run_id)
 
     def _maps(self, index: int, rel: str) -> bool:
         return any(ref.workflow == index for ref in self._matcher.rules_for(rel))
@@ -502,6 +535,10 @@ class Daemon:
         except OtherRunRunning as exc:
             self.report(Notice(str(exc)))
             return  # stays pending until the next change
+        except SideEffectsDeclined as exc:
+            self.report(Notice(f"{workflow.label}: {exc}"))
+            tracked.pending.clear()
+            return
         except ResetOutcomeUnknown as exc:
             self.report(Notice(f"{workflow.label}: {exc}", level="error"))
             return
@@ -516,8 +553,19 @@ class Daemon:
         tracked.pending.clear()
         tracked.failures = 0
         self.report(Decided(workflow.label, outcome.decision, outcome))
-        if outcome.new_run_id is not None and self.options.follow:
-            self._follow(tracked, outcome.decision.workflow_id, outcome.new_run_id)
+        for note in outcome.notes:
+            self.report(Notice(f"{workflow.label}: {note}"))
+        if outcome.new_run_id is None:
+            return
+        self._session.add(outcome)
+        if self.options.follow:
+            self._follow(
+                tracked,
+                outcome.decision.workflow_id,
+                outcome.new_run_id,
+                previous=outcome.decision.run_id,
+                rerun=outcome.decision.rerun,
+            )
 
     def _apply(
         self, tracked: _Tracked, pin: Pin, changes: list[Change], hashes: dict[str, str | None]
@@ -545,10 +593,26 @@ class Daemon:
 
     # -- following a run -----------------------------------------------------------------------
 
-    def _follow(self, tracked: _Tracked, workflow_id: str, run_id: str) -> None:
+    def _follow(
+        self,
+        tracked: _Tracked,
+        workflow_id: str,
+        run_id: str,
+        *,
+        previous: str | None = None,
+        rerun: tuple[str, ...] = (),
+    ) -> None:
         if tracked.follower is not None:
             tracked.follower.cancel()
-        follower = _Follower(self.engine, workflow_id, run_id, self.report)
+        follower = _Follower(
+            self.engine,
+            workflow_id,
+            run_id,
+            self.report,
+            previous=previous,
+            rerun=rerun,
+            on_closed=lambda h: self._resetter.remember_usage(h.workflow_id, h.run_id),
+        )
         tracked.follower = follower
         follower.start()
 
@@ -643,15 +707,28 @@ class _WorkerProbe(threading.Thread):
 
 
 class _Follower(threading.Thread):
-    """Prints a run's steps as they complete, then its end."""
+    """Reports a run's steps as they complete, its end, and how its outputs changed."""
 
-    def __init__(self, engine: Engine, workflow_id: str, run_id: str, report: Reporter) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        workflow_id: str,
+        run_id: str,
+        report: Reporter,
+        *,
+        previous: str | None = None,
+        rerun: tuple[str, ...] = (),
+        on_closed: Callable[[RunHistory], object] | None = None,
+    ) -> None:
         super().__init__(name=f"output-reset-follow-{run_id[:8]}", daemon=True)
         self._engine = engine
         self._history = RunHistory(workflow_id=workflow_id, run_id=run_id)
         self._report = report
+        self._previous = previous
+        self._rerun = rerun
+        self._on_closed = on_closed
         self._cancel = threading.Event()
-        self._started = time.monotonic()
+        self._began = time.monotonic()
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -662,22 +739,66 @@ class _Follower(threading.Thread):
         def on_steps(done: list[Activity]) -> None:
             if self._cancel.is_set():
                 return
+            # A reset run starts with the copied history: those steps were replayed, not run.
+            replayed_until = history.reset_markers[-1].event_id if history.reset_markers else 0
             for activity in done:
-                if not activity.internal:
+                if not activity.internal and (activity.closed_id or 0) > replayed_until:
                     self._report(StepDone(history.workflow_id, history.run_id, activity))
 
         try:
-            self._engine.follow(history, on_steps=on_steps, stop=self._cancel)
-        except RunnerError as exc:
-            if not self._cancel.is_set():
-                self._report(Notice(f"stopped following run {history.run_id}: {exc}"))
-            return
-        if history.closed and not self._cancel.is_set():
+            self._engine.follow(history, on_steps=on_steps, stop=self._cancel, payloads=True)
+            if not history.closed or self._cancel.is_set():
+                return
             self._report(
                 RunFinished(
                     history.workflow_id,
                     history.run_id,
                     history.status,
-                    time.monotonic() - self._started,
+                    time.monotonic() - self._began,
                 )
             )
+            if self._previous is not None:
+                old = self._engine.history(history.workflow_id, self._previous, payloads=True)
+                steps = self._rerun or tuple(history.steps_in_order())
+                diffs = tuple(compare_runs(old, history, steps))
+                if not self._cancel.is_set():
+                    self._report(
+                        RunCompared(
+                            history.workflow_id,
+                            history.run_id,
+                            self._previous,
+                            diffs,
+                            history.result,
+                        )
+                    )
+            if self._on_closed is not None:
+                self._on_closed(history)
+        except RunnerError as exc:
+            if not self._cancel.is_set():
+                self._report(Notice(f"stopped following run {history.run_id}: {exc}"))
+
+
+@dataclass
+class _Totals:
+    """What this session's resets saved, for the summary on exit."""
+
+    resets: int = 0
+    steps: int = 0
+    seconds: float = 0.0
+    tokens: int | None = None
+    cost: float | None = None
+
+    def add(self, outcome: Outcome) -> None:
+        self.resets += 1
+        savings = outcome.savings
+        if savings is None:
+            return
+        self.steps += len(savings.steps)
+        self.seconds += savings.seconds
+        if savings.tokens is not None:
+            self.tokens = (self.tokens or 0) + savings.tokens
+        if savings.cost is not None:
+            self.cost = (self.cost or 0.0) + savings.cost
+
+    def summary(self) -> SessionSummary:
+        return SessionSummary(self.resets, self.steps, self.seconds, self.tokens, self.cost)

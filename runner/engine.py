@@ -80,6 +80,10 @@ class Engine(Protocol):
 
     def terminate(self, workflow_id: str, run_id: str, reason: str) -> None: ...
 
+    def trace(self, workflow_id: str, run_id: str) -> Any:
+        """The run's trace tree when one can be read (closed runs only), else None."""
+        ...
+
     def worker_marker(self) -> str | None:
         """Something that changes when the worker reloads new code (the catalog run id)."""
         ...

@@ -7,6 +7,7 @@ and httpx exceptions never leave this module: they become `ApiError`s that say w
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Mapping
@@ -179,6 +180,25 @@ class OutputApi:
 
     def run_input(self, workflow_id: str, run_id: str) -> Any:
         return self._json("GET", f"{_wf(workflow_id)}/runs/{quote(run_id)}/input").get("input")
+
+    def trace(self, workflow_id: str, run_id: str) -> Any:
+        """The trace tree (CONTRACT §2.6): inline when remote, else read from the local path."""
+        try:
+            body = self._json("GET", f"{_wf(workflow_id)}/runs/{quote(run_id)}/trace-log")
+        except ApiError as exc:
+            if isinstance(exc, AuthError):
+                raise
+            return None  # 404 TraceNotAvailable (disableTrace), 424 still running, ...
+        if body.get("source") == "remote":
+            return body.get("data")
+        local = body.get("localPath")
+        if not isinstance(local, str):
+            return None
+        try:
+            with open(local, encoding="utf-8") as handle:
+                return json.load(handle)
+        except (OSError, ValueError):
+            return None  # the path is the worker's; it may not be reachable from here
 
     # -- writes (never retried: CONTRACT §2.1 "the reset is not idempotent") ----------------
 

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from runner.config import Rule
 from runner.history import TRACE_ANCHOR, Activity, ChildRun, RunHistory
 
+# Output's workflow definition files: their code is replayed on reset (CONTRACT §3.7, §6.1).
+WORKFLOW_CODE = frozenset({"workflow.ts", "workflow.js", "workflow.mts", "workflow.mjs"})
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Change:
@@ -53,6 +56,8 @@ class Decision:
     why: str
     chosen: Change | None
     outcomes: tuple[RuleOutcome, ...]
+    kept: tuple[Activity, ...] = ()  # user step runs replayed from history, not re-executed
+    rerun: tuple[str, ...] = ()  # user steps of the run that execute again
 
     @property
     def changes(self) -> tuple[Change, ...]:
@@ -91,6 +96,9 @@ def plan(
             outcomes=outcomes,
         )
     best = min(acting, key=lambda o: o.position)
+    boundary = best.boundary if best.kind == "anchor" else None
+    steps = [a for a in run.activities if not a.internal]
+    kept = tuple(a for a in steps if boundary and a.completed_id and a.completed_id < boundary)
     return Decision(
         workflow_id=run.workflow_id,
         run_id=run.run_id,
@@ -100,6 +108,8 @@ def plan(
         why=best.why,
         chosen=best.change,
         outcomes=outcomes,
+        kept=kept,
+        rerun=tuple(dict.fromkeys(a.step for a in steps if a not in kept)),
     )
 
 
@@ -112,6 +122,19 @@ class _Planner:
         self.by_event = by_event
 
     def outcome(self, change: Change) -> RuleOutcome:
+        code = [f for f in change.files if f.rpartition("/")[2] in WORKFLOW_CODE]
+        if code and not change.rule.allow_replay:
+            name = code[0].rpartition("/")[2]
+            return RuleOutcome(
+                change=change,
+                kind="fresh",
+                anchor=None,
+                boundary=None,
+                position=-1,
+                why=f"{name} is workflow code, which a reset replays and a change can make "
+                "non-deterministic (CONTRACT §3.7): start a fresh run with the same input "
+                "(allow_replay: true on the rule resets instead)",
+            )
         if change.rule.action == "reset_after":
             return self._reset_after(change)
         return self._rerun(change)

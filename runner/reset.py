@@ -12,6 +12,8 @@ import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from runner.config import Config, WorkflowConfig
 from runner.engine import Engine
@@ -19,6 +21,7 @@ from runner.errors import ApiError, ResetOutcomeUnknown, RunnerError
 from runner.history import RunHistory
 from runner.plan import Change, Decision, plan
 from runner.state import Pin, StateStore
+from runner.trace import Usage, slot, usage_by_step
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +33,35 @@ class OtherRunRunning(RunnerError):
     """A run other than the pin is running under the workflow id; a reset would kill it."""
 
 
+class SideEffectsDeclined(RunnerError):
+    """The reset would re-run a step marked `side_effects` and nobody said yes."""
+
+
+Confirm = Callable[[list[str]], bool]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Resolved:
     pin: Pin
     source: str  # "state", "config" or "latest"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Savings:
+    """What replaying the kept steps saved, as recorded when they last ran."""
+
+    steps: tuple[str, ...]
+    seconds: float
+    tokens: int | None  # None: no trace carried usage for them
+    cost: float | None  # USD; None when any kept step's cost is unknown
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "steps": list(self.steps),
+            "seconds": self.seconds,
+            "tokens": self.tokens,
+            "cost": self.cost,
+        }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,6 +73,8 @@ class Outcome:
     new_run_id: str | None
     reason: str | None
     recovered: bool = False
+    savings: Savings | None = None
+    notes: tuple[str, ...] = ()
 
 
 class Resetter:
@@ -153,57 +183,182 @@ class Resetter:
         hashes: Mapping[str, str | None],
         reason: str | None = None,
         decision: Decision | None = None,
+        confirm: Confirm | None = None,
     ) -> Outcome:
         """Plan against the pin and carry the decision out, under the state lock.
 
         The state file's pin wins over `pin` (another output-reset may have reset meanwhile).
         `hashes` are the contents the change is based on; they become the pin's baseline once
-        the change is dealt with (reset done, or no reset needed).
+        the change is dealt with (reset done, or no reset needed). A reset that would re-run
+        a step marked `side_effects` needs `confirm` to say yes. Every outcome is logged.
         """
         with self.store.lock():
             pin = self.current_pin(workflow) or pin
-            latest = self.engine.status(pin.workflow_id)
-            if latest.running and latest.run_id != pin.run_id:
-                raise OtherRunRunning(
-                    f"{pin.workflow_id}: run {latest.run_id} is running (started outside "
-                    f"output-reset); not resetting the pinned run {pin.run_id}, which would "
-                    "terminate it. Stop it, or pin it with `output-reset reset`"
-                )
+            old_run = pin.run_id
+            self._refuse_if_another_run(pin)
             if decision is None:
                 decision = self.decide(pin, changes)
             if decision.kind == "none":
-                pin.hashes.update(hashes)
-                self.store.save(workflow.key, pin)
-                return Outcome(decision=decision, pin=pin, new_run_id=None, reason=None)
+                self._settle(workflow, pin, hashes)
+                outcome = Outcome(decision=decision, pin=pin, new_run_id=None, reason=None)
+                self._log(workflow, outcome, old_run)
+                return outcome
+            try:
+                notes = self._guard(workflow, decision, confirm)
+            except SideEffectsDeclined as exc:
+                self._settle(workflow, pin, hashes)  # deliberately not done, and said so
+                self._log(workflow, None, old_run, decision=decision, error=str(exc))
+                raise
+            savings = self.savings(pin.workflow_id, decision)
             token = "or-" + secrets.token_hex(4)
             text = f"{reason or _default_reason(decision)} [{token}]"
-            recovered = False
-            if decision.kind == "fresh":
-                new_run = self._fresh_run(pin, text)
-            else:
-                try:
-                    new_run = self.engine.reset(
-                        pin.workflow_id,
-                        pin.run_id,
-                        step=decision.anchor,
-                        event_id=decision.boundary,
-                        reason=text,
-                    )
-                except ResetOutcomeUnknown as lost:
-                    found = self._recover(pin, token)
-                    if found is None:
-                        raise ResetOutcomeUnknown(
-                            f"{lost}; no run created by it was found (looked for {token}), so "
-                            "the change stays pending",
-                            retryable=False,
-                        ) from None
-                    new_run, recovered = found, True
+            try:
+                new_run, recovered = self._execute(pin, decision, text, token)
+            except RunnerError as exc:
+                self._log(workflow, None, old_run, decision=decision, error=str(exc))
+                raise
             pin.run_id = new_run
-            pin.hashes.update(hashes)
-            self.store.save(workflow.key, pin)
-            return Outcome(
-                decision=decision, pin=pin, new_run_id=new_run, reason=text, recovered=recovered
+            self._settle(workflow, pin, hashes)
+            outcome = Outcome(
+                decision=decision,
+                pin=pin,
+                new_run_id=new_run,
+                reason=text,
+                recovered=recovered,
+                savings=savings,
+                notes=notes,
             )
+            self._log(workflow, outcome, old_run)
+            return outcome
+
+    def _refuse_if_another_run(self, pin: Pin) -> None:
+        latest = self.engine.status(pin.workflow_id)
+        if latest.running and latest.run_id != pin.run_id:
+            raise OtherRunRunning(
+                f"{pin.workflow_id}: run {latest.run_id} is running (started outside "
+                f"output-reset); not resetting the pinned run {pin.run_id}, which would "
+                "terminate it. Stop it, or pin it with `output-reset reset`"
+            )
+
+    def _guard(
+        self, workflow: WorkflowConfig, decision: Decision, confirm: Confirm | None
+    ) -> tuple[str, ...]:
+        risky = [s for s in decision.rerun if s in workflow.side_effects]
+        if risky and (confirm is None or not confirm(risky)):
+            names = ", ".join(risky)
+            raise SideEffectsDeclined(
+                f"skipped: this reset would run {names} again, which has side effects "
+                f"(steps: {{{risky[0]}: {{side_effects: true}}}}); reset by hand with "
+                "`output-reset reset --file ... --yes` if you mean it"
+            )
+        kept = dict.fromkeys(a.step for a in decision.kept if a.step in workflow.side_effects)
+        return tuple(
+            f"{step} is replayed from history, not run again: its side effects are not repeated"
+            for step in kept
+        )
+
+    def _execute(self, pin: Pin, decision: Decision, text: str, token: str) -> tuple[str, bool]:
+        if decision.kind == "fresh":
+            return self._fresh_run(pin, text), False
+        try:
+            new_run = self.engine.reset(
+                pin.workflow_id,
+                pin.run_id,
+                step=decision.anchor,
+                event_id=decision.boundary,
+                reason=text,
+            )
+        except ResetOutcomeUnknown as lost:
+            found = self._recover(pin, token)
+            if found is None:
+                raise ResetOutcomeUnknown(
+                    f"{lost}; no run created by it was found (looked for {token}), so "
+                    "the change stays pending",
+                    retryable=False,
+                ) from None
+            return found, True
+        return new_run, False
+
+    def _settle(self, workflow: WorkflowConfig, pin: Pin, hashes: Mapping[str, str | None]) -> None:
+        pin.hashes.update(hashes)
+        self.store.save(workflow.key, pin)
+
+    # -- what a replay saves ----------------------------------------------------------------
+
+    def remember_usage(self, workflow_id: str, run_id: str) -> int:
+        """Keep the LLM usage of the run's steps (best effort; returns how many were found)."""
+        try:
+            tree = self.engine.trace(workflow_id, run_id)
+        except ApiError as exc:
+            log.info("no trace for run %s: %s", run_id, exc)
+            return 0
+        found = usage_by_step(tree) if tree is not None else {}
+        if found:
+            with self.store.lock():
+                self.store.merge_usage(workflow_id, {k: u.to_json() for k, u in found.items()})
+        return len(found)
+
+    def savings(self, workflow_id: str, decision: Decision) -> Savings:
+        known = self.store.load_usage(workflow_id)
+        seconds = 0.0
+        tokens = 0
+        cost = 0.0
+        priced = bool(decision.kept)
+        measured = 0
+        for activity in decision.kept:
+            seconds += activity.duration_s or 0.0
+            raw = known.get(slot(activity.activity_type, activity.activity_id))
+            if raw is None:
+                priced = False
+                continue
+            usage = Usage.from_json(raw)
+            measured += 1
+            tokens += usage.tokens
+            if usage.cost is None:
+                priced = False
+            else:
+                cost += usage.cost
+        return Savings(
+            steps=tuple(a.step for a in decision.kept),
+            seconds=round(seconds, 3),
+            tokens=tokens if measured else None,
+            cost=round(cost, 6) if priced and measured else None,
+        )
+
+    def _log(
+        self,
+        workflow: WorkflowConfig,
+        outcome: Outcome | None,
+        old_run: str,
+        *,
+        decision: Decision | None = None,
+        error: str | None = None,
+    ) -> None:
+        chosen = outcome.decision if outcome is not None else decision
+        assert chosen is not None
+        entry: dict[str, Any] = {
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "workflow": workflow.label,
+            "workflowId": chosen.workflow_id,
+            "files": list(chosen.files),
+            "rules": [o.change.rule.describe() for o in chosen.outcomes],
+            "action": chosen.kind,
+            "anchor": chosen.anchor,
+            "why": chosen.why,
+            "oldRunId": old_run,
+            "newRunId": outcome.new_run_id if outcome else None,
+        }
+        if error is not None:
+            entry["outcome"] = "skipped" if error.startswith("skipped:") else "failed"
+            entry["error"] = error
+        elif outcome is None or outcome.new_run_id is None:
+            entry["outcome"] = "no reset"
+        else:
+            entry["outcome"] = "recovered" if outcome.recovered else "done"
+            entry["reason"] = outcome.reason
+            if outcome.savings is not None:
+                entry["saved"] = outcome.savings.to_json()
+        self.store.append_log(entry)
 
     def _fresh_run(self, pin: Pin, reason: str) -> str:
         history = self.engine.history(pin.workflow_id, pin.run_id)

@@ -65,6 +65,8 @@ class StateStore:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.path = folder / "state.json"
+        self.log_path = folder / "resets.jsonl"
+        self.usage_path = folder / "usage.json"
         self._lock_path = folder / "lock"
         self.warnings: list[str] = []
 
@@ -107,7 +109,64 @@ class StateStore:
             "version": STATE_VERSION,
             "workflows": {k: v.to_json() for k, v in sorted(pins.items())},
         }
-        self._write(json.dumps(document, indent=2, sort_keys=True) + "\n")
+        self._write(self.path, json.dumps(document, indent=2, sort_keys=True) + "\n")
+
+    # -- the audit log: one JSON object per line, appended with one write -------------------
+
+    def append_log(self, entry: dict[str, Any]) -> None:
+        self._ensure_folder()
+        line = json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n"
+        try:
+            fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line.encode())
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            self._warn(f"cannot append to {self.folder.name}/{self.log_path.name}: {_reason(exc)}")
+
+    def read_log(self) -> list[dict[str, Any]]:
+        try:
+            lines = self.log_path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StateError(f"cannot read {self.log_path}: {_reason(exc)}") from None
+        entries: list[dict[str, Any]] = []
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                self._warn(f"{self.log_path.name}:{number}: not JSON; skipped")
+                continue
+            if isinstance(entry, dict):
+                entries.append(entry)
+        return entries
+
+    # -- LLM usage per step slot, kept because traces are overwritten by resets -------------
+
+    def load_usage(self, workflow_id: str) -> dict[str, dict[str, Any]]:
+        try:
+            raw = json.loads(self.usage_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        found = raw.get(workflow_id, {}) if isinstance(raw, dict) else {}
+        return found if isinstance(found, dict) else {}
+
+    def merge_usage(self, workflow_id: str, usage: dict[str, dict[str, Any]]) -> None:
+        """Callers hold `lock()`."""
+        try:
+            raw = json.loads(self.usage_path.read_text(encoding="utf-8"))
+            if not isinstance(raw, dict):
+                raw = {}
+        except (OSError, ValueError):
+            raw = {}
+        current = raw.get(workflow_id)
+        merged = {**(current if isinstance(current, dict) else {}), **usage}
+        raw[workflow_id] = merged
+        self._write(self.usage_path, json.dumps(raw, indent=2, sort_keys=True) + "\n")
 
     @contextlib.contextmanager
     def lock(self, timeout_s: float = 30.0) -> Iterator[None]:
@@ -134,15 +193,16 @@ class StateStore:
             finally:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
-    def _write(self, text: str) -> None:
+    def _write(self, path: Path, text: str) -> None:
+        """Atomically: a crash leaves the old file or the new one, never half of one."""
         self._ensure_folder()
-        tmp = self.path.with_name(f".state.json.{os.getpid()}.tmp")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             with tmp.open("w", encoding="utf-8") as handle:
                 handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
+            os.replace(tmp, path)
             fd = os.open(self.folder, os.O_RDONLY)
             try:
                 os.fsync(fd)
@@ -151,7 +211,9 @@ class StateStore:
         except OSError as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink()
-            raise StateError(f"cannot write {self._shown()}: {_reason(exc)}") from None
+            raise StateError(
+                f"cannot write {self.folder.name}/{path.name}: {_reason(exc)}"
+            ) from None
 
     def _ensure_folder(self) -> None:
         try:

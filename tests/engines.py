@@ -40,6 +40,7 @@ class RecordingEngine:
         self.resets: queue.Queue[ResetCall] = queue.Queue()
         self.marker = "catalog-1"
         self.down = False
+        self.trace_tree: Any = None
         self._lock = threading.Lock()
 
     def _check(self) -> None:
@@ -94,6 +95,9 @@ class RecordingEngine:
 
     def terminate(self, workflow_id: str, run_id: str, reason: str) -> None:
         pass
+
+    def trace(self, workflow_id: str, run_id: str) -> Any:
+        return self.trace_tree
 
     def worker_marker(self) -> str | None:
         self._check()

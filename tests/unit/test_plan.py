@@ -361,3 +361,44 @@ def test_by_event_child_step_resets_to_the_task_that_started_the_child() -> None
     parent, child = history_from("4-02"), history_from("4-04")
     decision = plan([change("childStep")], parent, {child.workflow_id: child}, by_event=True)
     assert decision.boundary == 18
+
+
+# -- what a decision keeps and re-runs; workflow code
+
+
+def test_a_reset_lists_what_it_keeps_and_what_re_runs() -> None:
+    decision = decide(history_from("1-06"), change("draftOutline"))
+    assert [a.step for a in decision.kept] == ["extractTopics"]
+    assert decision.rerun == ("draftOutline", "polishDraft")
+
+
+def test_a_redispatched_sibling_is_not_kept() -> None:
+    # By name, "reset after fetchFast" resets before fetchSlow completed: it runs again.
+    decision = decide(history_from("3-02"), change("fetchFast", "reset_after"))
+    assert [a.step for a in decision.kept] == ["fetchFast"]
+    assert decision.rerun == ("fetchSlow", "loopStep", "combine")
+
+
+def test_a_fresh_run_keeps_nothing() -> None:
+    decision = decide(history_from("5-02"), change("sumValues"))
+    assert decision.kept == ()
+    assert decision.rerun == ("sumValues",)
+
+
+def test_a_workflow_code_edit_starts_a_fresh_run() -> None:
+    code = change("draftOutline", "rerun", "src/workflows/probe_three/workflow.ts")
+    decision = decide(history_from("1-06"), code, change("polishDraft"))
+    assert decision.kind == "fresh"
+    assert decision.why.startswith("workflow.ts is workflow code, which a reset replays")
+
+
+def test_allow_replay_resets_for_workflow_code() -> None:
+    rule = Rule(
+        files=("src/workflows/probe_three/workflow.ts",),
+        action="rerun",
+        step="draftOutline",
+        line=1,
+        allow_replay=True,
+    )
+    decision = decide(history_from("1-06"), Change(rule=rule, files=rule.files))
+    assert (decision.kind, decision.anchor) == ("reset", "extractTopics")

@@ -1,0 +1,109 @@
+"""Run `output-reset` as a real subprocess and read its output line by line, with deadlines."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+
+def clean_environment() -> dict[str, str]:
+    """The test's environment without the developer's own Output settings."""
+    kept = {k: v for k, v in os.environ.items() if not k.startswith(("OUTPUT_", "TEMPORAL_"))}
+    return {**kept, "NO_COLOR": "1"}
+
+
+class Cli:
+    def __init__(self, *args: str, cwd: Path, env: dict[str, str] | None = None) -> None:
+        environment = {**clean_environment(), "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "runner", *args],
+            cwd=cwd,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        self.errors: list[str] = []
+        self._readers = [
+            threading.Thread(
+                target=self._read, args=(self.process.stdout, self.output), daemon=True
+            ),
+            threading.Thread(
+                target=self._read, args=(self.process.stderr, self.errors), daemon=True
+            ),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _read(self, stream: object, into: list[str]) -> None:
+        assert hasattr(stream, "readline")
+        for line in iter(stream.readline, ""):
+            into.append(line.rstrip("\n"))
+            self.lines.put(line.rstrip("\n"))
+
+    def expect(self, text: str, timeout: float = 10.0) -> str:
+        """The next line (stdout or stderr) that contains `text`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(
+                    f"no line with {text!r} within {timeout} s\nstdout: {self.output}\n"
+                    f"stderr: {self.errors}"
+                )
+            try:
+                line = self.lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if text in line:
+                return line
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 5.0) -> tuple[int, float]:
+        """Send a signal; return the exit code and how long the process took to end."""
+        started = time.monotonic()
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            code = self.process.wait(timeout=timeout)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+        took = time.monotonic() - started
+        self._close()
+        return code, took
+
+    def wait(self, timeout: float = 10.0) -> int:
+        code = self.process.wait(timeout=timeout)
+        self._close()
+        return code
+
+    def _close(self) -> None:
+        for reader in self._readers:
+            reader.join(timeout=2)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {**clean_environment(), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "runner", *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

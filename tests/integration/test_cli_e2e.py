@@ -1,0 +1,217 @@
+"""`output-reset` as a user runs it: a subprocess, real files, the API double over loopback."""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cli_process import Cli, run_cli
+from tests.fakeapi import FakeOutputApi, Step
+
+PROMPTS = "src/workflows/probe_three/prompts"
+CONFIG = """\
+api:
+  url: {url}
+debounce_ms: 100
+workflows:
+  - id: wf-1
+    rules:
+      - files: {prompts}/polish@v1.prompt
+        rerun: polishDraft
+      - files: {prompts}/draft@v1.prompt
+        rerun: draftOutline
+"""
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOutputApi]:
+    with FakeOutputApi(long_poll_cap_ms=1000) as api:
+        api.define_workflow(
+            "probe_three", [Step("extractTopics"), Step("draftOutline"), Step("polishDraft")]
+        )
+        yield api
+
+
+@pytest.fixture
+def project(tmp_path: Path, fake: FakeOutputApi) -> Path:
+    prompts = tmp_path / PROMPTS
+    prompts.mkdir(parents=True)
+    (prompts / "polish@v1.prompt").write_text("<user>polish v1</user>\n")
+    (prompts / "draft@v1.prompt").write_text("<user>draft v1</user>\n")
+    (tmp_path / "output-reset.yaml").write_text(CONFIG.format(url=fake.url, prompts=PROMPTS))
+    return tmp_path
+
+
+def started(fake: FakeOutputApi) -> str:
+    run_id = fake.start_run("probe_three", "wf-1", {"text": "alpha beta"})
+    fake.wait_closed("wf-1", run_id)
+    return run_id
+
+
+def state_pin(project: Path) -> str:
+    state = json.loads((project / ".output-reset" / "state.json").read_text())
+    run_id: str = state["workflows"]["wf-1"]["run_id"]
+    return run_id
+
+
+def test_an_edit_gives_one_reset_the_pin_moves_and_the_run_is_followed(
+    project: Path, fake: FakeOutputApi
+) -> None:
+    first = started(fake)
+    cli = Cli("watch", "--no-wait-worker", cwd=project)
+    try:
+        cli.expect(f"wf-1: run {first} (latest run, completed)")
+        cli.expect("watching 2 files for 1 workflow")
+        fake.code_version = 2  # the worker runs the edited code
+        (project / PROMPTS / "polish@v1.prompt").write_text("<user>polish v2</user>\n")
+        line = cli.expect("new run")
+        new_run = fake.latest_run("wf-1")
+        step_line = cli.expect("✓ ")
+        cli.expect(f"run {new_run} completed")
+        cli.expect("polishDraft changed (- run")
+        cli.expect("@@")
+        diff = [cli.expect("    -"), cli.expect("    +")]
+    finally:
+        code, took = cli.stop(signal.SIGINT)
+    assert line.endswith(
+        f"wf-1: {PROMPTS}/polish@v1.prompt changed (rerun polishDraft): reset after draftOutline, "
+        f"draftOutline finished last before polishDraft first ran; new run {new_run}"
+    )
+    resets = fake.reset_requests()
+    assert len(resets) == 1
+    assert resets[0].path == f"/workflow/wf-1/runs/{first}/reset"
+    assert resets[0].json["stepName"] == "draftOutline"
+    assert f"{PROMPTS}/polish@v1.prompt changed (rerun polishDraft)" in resets[0].json["reason"]
+    assert fake.invocations(new_run) == ["polishDraft"]
+    assert "✓ polishDraft" in step_line  # replayed steps are not reported as run
+    assert "polishDraft:v1" in diff[0]
+    assert "polishDraft:v2" in diff[1]
+    assert state_pin(project) == new_run
+    assert (code, took < 2.0) == (0, True)
+    assert not any("Traceback" in line for line in cli.errors)
+
+
+def test_waits_for_the_worker_reload_before_resetting(project: Path, fake: FakeOutputApi) -> None:
+    started(fake)
+    before = fake.catalog_run_id()
+    cli = Cli("watch", "--no-follow", cwd=project)
+    try:
+        cli.expect("watching 2 files")
+        (project / PROMPTS / "draft@v1.prompt").write_text("<user>draft v2</user>\n")
+        fake.reload_worker(1.0, new_code_version=2)
+        cli.expect("waiting for Output's worker to load the new code")
+        cli.expect("new run")
+    finally:
+        code, _ = cli.stop()
+    after = fake.catalog_run_id()
+    assert before != after
+    polls = [r for r in fake.requests if r.path == "/workflow/main/status"]
+    reset = fake.reset_requests()[0]
+    # The reset went out after a status poll had seen the new catalog run.
+    assert any(r.received_at < reset.received_at for r in polls[1:])
+    assert code == 0
+
+
+def test_sigterm_ends_it_with_exit_0(project: Path, fake: FakeOutputApi) -> None:
+    started(fake)
+    cli = Cli("watch", cwd=project)
+    cli.expect("watching")
+    code, took = cli.stop(signal.SIGTERM)
+    assert code == 0
+    assert took < 2.0
+
+
+def test_a_bad_config_exits_2_with_one_line(project: Path) -> None:
+    (project / "output-reset.yaml").write_text("workflows:\n  - id: wf-1\n    rulez: []\n")
+    result = run_cli("watch", cwd=project)
+    assert result.returncode == 2
+    assert result.stderr == (
+        'error: output-reset.yaml:3:5: workflows[0].rulez: unknown key; did you mean "rules"?\n'
+    )
+    assert result.stdout == ""
+
+
+def test_api_down_at_start_keeps_watching_and_resets_once_it_is_up(
+    project: Path, fake: FakeOutputApi
+) -> None:
+    first = started(fake)
+    fake.set_down(True)
+    cli = Cli("watch", "--no-wait-worker", "--no-follow", cwd=project)
+    try:
+        cli.expect("cannot pin a run yet")
+        cli.expect("watching 2 files")
+        (project / PROMPTS / "polish@v1.prompt").write_text("<user>edited while down</user>\n")
+        fake.set_down(False)
+        cli.expect("new run", timeout=20)
+    finally:
+        code, _ = cli.stop()
+    resets = fake.reset_requests()
+    assert [r.path for r in resets] == [f"/workflow/wf-1/runs/{first}/reset"]
+    assert code == 0
+
+
+def test_plan_and_status_and_reset_one_shot(project: Path, fake: FakeOutputApi) -> None:
+    first = started(fake)
+    prompt = f"{PROMPTS}/draft@v1.prompt"
+    planned = run_cli("plan", prompt, cwd=project)
+    assert planned.returncode == 0, planned.stderr
+    assert planned.stdout == (
+        f"wf-1 (run {first}): reset after extractTopics (extractTopics finished last before "
+        "draftOutline first ran)\n"
+    )
+    assert fake.reset_requests() == []
+
+    status = run_cli("status", cwd=project)
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.splitlines()[0] == f"wf-1  run {first}  completed  (latest run)"
+    rows = [" ".join(line.split()) for line in status.stdout.splitlines()[1:]]
+    assert rows == [
+        "✓ extractTopics completed",
+        "✓ draftOutline completed src/workflows/probe_three/prompts/draft@v1.prompt",
+        "✓ polishDraft completed src/workflows/probe_three/prompts/polish@v1.prompt",
+    ]
+
+    done = run_cli("reset", "--step", "extractTopics", "--reason", "by hand", cwd=project)
+    assert done.returncode == 0, done.stderr
+    new_run = fake.latest_run("wf-1")
+    lines = done.stdout.splitlines()
+    assert lines[:5] == [
+        "Workflow reset successfully",
+        "",
+        "Workflow ID: wf-1",
+        f"New Run ID: {new_run}",
+        "Reset after step: extractTopics",
+    ]
+    assert lines[5].startswith("Reason: by hand [or-")
+    assert state_pin(project) == new_run
+
+    log = run_cli("log", "--json", cwd=project)
+    entries = json.loads(log.stdout)["entries"]
+    assert [(e["outcome"], e["oldRunId"], e["newRunId"]) for e in entries] == [
+        ("done", first, new_run)
+    ]
+
+
+def test_reset_of_an_unknown_step_says_what_exists(project: Path, fake: FakeOutputApi) -> None:
+    first = started(fake)
+    result = run_cli("reset", "--step", "polishDraf", cwd=project)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: no reset: polishDraf never ran in run {first}; the last step it reached is "
+        "polishDraft (completed)\n"
+    )
+    assert fake.reset_requests() == []
+
+
+def test_validate_checks_step_names_with_a_did_you_mean(project: Path, fake: FakeOutputApi) -> None:
+    started(fake)
+    config = project / "output-reset.yaml"
+    config.write_text(config.read_text().replace("rerun: draftOutline", "rerun: draftOutlin"))
+    result = run_cli("validate", cwd=project)
+    assert result.returncode == 2
+    assert "output-reset.yaml: ok (1 workflow, 2 rules, 2 mapped files)" in result.stdout
+    assert result.stderr.strip().endswith('(the run never ran it); did you mean "draftOutline"?')
