@@ -428,6 +428,33 @@ def show_log(
             typer.echo(f"    {entry['error']}")
 
 
+# -- schema -----------------------------------------------------------------------------------
+
+
+@app.command("schema")
+def show_schema(
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write it to this file instead of printing it."),
+    ] = None,
+) -> None:
+    """Print the JSON Schema of output-reset.yaml (for editor completion and checking)."""
+    from runner.schema import schema
+
+    text = json.dumps(schema(), indent=2) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise RunnerError(f"cannot write {output}: {exc.strerror}") from None
+    typer.echo(
+        f"wrote {output}; add this first line to output-reset.yaml for completion in your editor:\n"
+        f"# yaml-language-server: $schema={output.name}"
+    )
+
+
 # -- validate ---------------------------------------------------------------------------------
 
 

@@ -27,6 +27,15 @@ DEFAULT_TOKEN_ENV = "OUTPUT_API_AUTH_TOKEN"
 
 Action = Literal["rerun", "reset_after"]
 
+# The keys each mapping accepts; the JSON Schema (runner/schema.py) is checked against these.
+TOP_KEYS = ("version", "api", "engine", "debounce_ms", "ignore", "workflows")
+API_KEYS = ("url", "token_env", "catalog")
+ENGINE_KEYS = ("kind", "address", "namespace", "tls", "api_key_env")
+TLS_KEYS = ("server_name", "ca_cert", "client_cert", "client_key")
+WORKFLOW_KEYS = ("id", "type", "run", "steps", "rules")
+STEP_KEYS = ("side_effects",)
+RULE_KEYS = ("files", "rerun", "reset_after", "occurrence", "allow_replay")
+
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # The API refuses workflowType filters and catalog ids outside this set (CONTRACT §1.1, §2.3).
 _API_NAME = re.compile(r"^[a-z0-9_.@-]+$", re.IGNORECASE)
@@ -239,9 +248,7 @@ class _Reader:
     def config(self, root: yaml.Node | None, path: Path) -> Config:
         if root is None:
             raise self.fail(None, "(document)", "the file is empty; it needs a workflows list")
-        top = self.mapping(
-            root, "(document)", ("version", "api", "engine", "debounce_ms", "ignore", "workflows")
-        )
+        top = self.mapping(root, "(document)", TOP_KEYS)
         if "version" in top:
             node = top["version"][1]
             if self.integer(node, "version") != SCHEMA_VERSION:
@@ -290,7 +297,7 @@ class _Reader:
         )
 
     def api(self, node: yaml.Node) -> ApiConfig:
-        fields = self.mapping(node, "api", ("url", "token_env", "catalog"))
+        fields = self.mapping(node, "api", API_KEYS)
         url = catalog = None
         token_env = DEFAULT_TOKEN_ENV
         if "url" in fields:
@@ -318,9 +325,7 @@ class _Reader:
         return ApiConfig(url=url, token_env=token_env, catalog=catalog)
 
     def engine(self, node: yaml.Node, root: Path) -> EngineConfig:
-        fields = self.mapping(
-            node, "engine", ("kind", "address", "namespace", "tls", "api_key_env")
-        )
+        fields = self.mapping(node, "engine", ENGINE_KEYS)
         kind: Literal["output", "temporal"] = "output"
         if "kind" in fields:
             value = self.string(fields["kind"][1], "engine.kind")
@@ -359,9 +364,7 @@ class _Reader:
     def tls(self, node: yaml.Node, root: Path) -> TlsConfig | None:
         if isinstance(node, yaml.ScalarNode) and node.tag == _BOOL:
             return TlsConfig() if self.boolean(node, "engine.tls") else None
-        fields = self.mapping(
-            node, "engine.tls", ("server_name", "ca_cert", "client_cert", "client_key")
-        )
+        fields = self.mapping(node, "engine.tls", TLS_KEYS)
         paths: dict[str, Path] = {}
         for key in ("ca_cert", "client_cert", "client_key"):
             if key in fields:
@@ -379,7 +382,7 @@ class _Reader:
         )
 
     def workflow(self, node: yaml.Node, key_path: str) -> WorkflowConfig:
-        fields = self.mapping(node, key_path, ("id", "type", "run", "steps", "rules"))
+        fields = self.mapping(node, key_path, WORKFLOW_KEYS)
         if ("id" in fields) == ("type" in fields):
             both = "id" in fields
             raise self.fail(
@@ -437,7 +440,7 @@ class _Reader:
             here = f"{key_path}.{name}"
             if names.count(name) > 1:
                 raise self.fail(key_node, here, "duplicate key")
-            facts = self.mapping(value_node, here, ("side_effects",))
+            facts = self.mapping(value_node, here, STEP_KEYS)
             if "side_effects" in facts and self.boolean(
                 facts["side_effects"][1], f"{here}.side_effects"
             ):
@@ -450,9 +453,7 @@ class _Reader:
         return str(node.value).lower() in ("true", "yes", "on", "y")
 
     def rule(self, node: yaml.Node, key_path: str) -> Rule:
-        fields = self.mapping(
-            node, key_path, ("files", "rerun", "reset_after", "occurrence", "allow_replay")
-        )
+        fields = self.mapping(node, key_path, RULE_KEYS)
         actions = [a for a in ("rerun", "reset_after") if a in fields]
         if len(actions) == 2:
             raise self.fail(

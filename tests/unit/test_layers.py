@@ -15,6 +15,7 @@ ALLOWED: dict[str, set[str]] = {
     "history": set(),
     "trace": set(),
     "compare": {"history"},
+    "schema": {"config"},
     "config": {"errors"},
     "state": {"errors"},
     "paths": {"config"},
