@@ -459,7 +459,12 @@ def show_schema(
 
 
 @app.command()
-def validate(config: ConfigOption = Path(CONFIG_NAME)) -> None:
+def validate(
+    config: ConfigOption = Path(CONFIG_NAME),
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Check the file only; do not ask the API.")
+    ] = False,
+) -> None:
     """Check the config; when the API answers, check every step against the pinned run."""
     import difflib
 
@@ -479,6 +484,8 @@ def validate(config: ConfigOption = Path(CONFIG_NAME)) -> None:
         for r, rule in enumerate(workflow.rules):
             if not any(RuleRef(w, r) in matcher.rules_for(rel) for rel in mapped):
                 _warn(f"{config}:{rule.line}: {', '.join(rule.files)} matches no file yet")
+    if offline:
+        return
     problems: list[str] = []
     try:
         with _resetter(cfg) as resetter:
@@ -611,9 +618,16 @@ def _warn(message: str) -> None:
     typer.echo(f"warning: {message}", err=True)
 
 
+class _LowerLevelFormatter(logging.Formatter):
+    """`warning: ...` like every other message of the tool, not `WARNING: ...`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(record).replace(record.levelname, record.levelname.lower(), 1)
+
+
 def _logging(verbose: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler.setFormatter(_LowerLevelFormatter("%(levelname)s: %(message)s"))
     root = logging.getLogger("runner")
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.WARNING)

@@ -46,6 +46,8 @@ _INT = "tag:yaml.org,2002:int"
 _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
 _FLOAT = "tag:yaml.org,2002:float"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -161,12 +163,20 @@ def parse_config(text: str, *, path: Path, shown_as: str) -> Config:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or exc.context or "invalid YAML"
+        problem = (exc.problem or exc.context or "invalid YAML").splitlines()[0]
         if "block" in problem:
             problem += " (check the indentation)"
         raise ConfigError(f"{shown_as}:{line}:{col}: syntax error: {problem}") from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        code = ord(exc.character) if isinstance(exc.character, str) else exc.character
+        raise ConfigError(
+            f"{shown_as}:{line}:{col}: syntax error: character U+{code:04X} is not allowed in YAML"
+        ) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{shown_as}:1:1: syntax error: {exc}") from None
+        first = str(exc).splitlines()[0] if str(exc) else "invalid YAML"
+        raise ConfigError(f"{shown_as}:1:1: syntax error: {first}") from None
     return _Reader(shown_as).config(root, path)
 
 
@@ -178,14 +188,16 @@ class _Reader:
 
     def fail(self, node: yaml.Node | None, key_path: str, what: str) -> ConfigError:
         line, col = (node.start_mark.line + 1, node.start_mark.column + 1) if node else (1, 1)
-        return ConfigError(f"{self.shown_as}:{line}:{col}: {key_path}: {what}")
+        message = f"{self.shown_as}:{line}:{col}: {key_path}: {what}"
+        # One line, whatever the file holds: control characters from values are escaped.
+        return ConfigError("".join(c if c.isprintable() else repr(c)[1:-1] for c in message))
 
     # -- shapes -------------------------------------------------------------------------
 
     def mapping(
         self, node: yaml.Node, key_path: str, allowed: tuple[str, ...]
     ) -> dict[str, tuple[yaml.Node, yaml.Node]]:
-        if not isinstance(node, yaml.MappingNode):
+        if not isinstance(node, yaml.MappingNode) or node.tag != _MAP:
             raise self.fail(node, key_path, f"expected a mapping, got {_kind(node)}")
         seen: dict[str, tuple[yaml.Node, yaml.Node]] = {}
         for key_node, value_node in node.value:
@@ -202,7 +214,7 @@ class _Reader:
         return seen
 
     def sequence(self, node: yaml.Node, key_path: str) -> list[yaml.Node]:
-        if not isinstance(node, yaml.SequenceNode):
+        if not isinstance(node, yaml.SequenceNode) or node.tag != _SEQ:
             raise self.fail(node, key_path, f"expected a list, got {_kind(node)}")
         return list(node.value)
 
@@ -432,7 +444,7 @@ class _Reader:
 
     def steps(self, node: yaml.Node, key_path: str) -> frozenset[str]:
         """`steps: {publish: {side_effects: true}}`: facts about steps, by name."""
-        if not isinstance(node, yaml.MappingNode):
+        if not isinstance(node, yaml.MappingNode) or node.tag != _MAP:
             raise self.fail(node, key_path, f"expected a mapping of step names, got {_kind(node)}")
         flagged: set[str] = set()
         names = [self.string(k, key_path) for k, _ in node.value]
@@ -545,6 +557,8 @@ def _unknown_key(key: str, allowed: tuple[str, ...]) -> str:
 
 
 def _kind(node: yaml.Node) -> str:
+    if node.tag not in (_MAP, _SEQ, _STR, _INT, _FLOAT, _BOOL, _NULL):
+        return f"a value tagged {node.tag}"
     if isinstance(node, yaml.MappingNode):
         return "a mapping"
     if isinstance(node, yaml.SequenceNode):

@@ -359,6 +359,7 @@ class Daemon:
         self._folder_events = False
         if structural:
             # Lost events, a storm (git checkout) or folders moved: trust nothing, re-check all.
+            self._refresh_watches()
             candidates = set(self._matcher.mapped_files()) | set(self._seen)
         else:
             candidates = {r for r in rels if self._matcher.rules_for(r) or r in self._seen}
@@ -369,6 +370,14 @@ class Daemon:
         self.report(Changed(files=tuple(sorted(changed))))
         baseline = self._burst_baseline if self._burst_has_baseline else None
         self._add_pending(changed, baseline=baseline)
+
+    def _refresh_watches(self) -> None:
+        if self._watcher is None:
+            return
+        try:
+            self._watcher.refresh(self._matcher.watch_roots())
+        except RunnerError as exc:
+            self.report(Notice(str(exc), level="error"))
 
     def _rehash(self, candidates: set[str]) -> set[str]:
         """The files whose content differs from the last seen; a deletion is a change."""
@@ -584,6 +593,11 @@ class Daemon:
                 self._warned_down = True
                 self.report(Notice(f"{what}: {exc}; will keep retrying"))
             return
+        if tracked.pin is None:
+            # Maybe no run exists yet, or a token is missing: look again now and then.
+            tracked.retry_at = self.clock() + MAX_RETRY_S
+            self.report(Notice(f"{what}: {exc}", level="error"))
+            return
         self.report(Notice(f"{what}: {exc}; the change stays pending", level="error"))
 
     def _api_ok(self) -> None:
@@ -746,7 +760,7 @@ class _Follower(threading.Thread):
                     self._report(StepDone(history.workflow_id, history.run_id, activity))
 
         try:
-            self._engine.follow(history, on_steps=on_steps, stop=self._cancel, payloads=True)
+            self._follow_until_closed(on_steps)
             if not history.closed or self._cancel.is_set():
                 return
             self._report(
@@ -776,6 +790,27 @@ class _Follower(threading.Thread):
         except RunnerError as exc:
             if not self._cancel.is_set():
                 self._report(Notice(f"stopped following run {history.run_id}: {exc}"))
+
+    def _follow_until_closed(self, on_steps: Callable[[list[Activity]], None]) -> None:
+        """Follow, and follow again after transport failures (said once, then quietly)."""
+        failures = 0
+        while not self._cancel.is_set():
+            try:
+                self._engine.follow(
+                    self._history, on_steps=on_steps, stop=self._cancel, payloads=True
+                )
+                return
+            except ApiError as exc:
+                if not exc.retryable:
+                    raise
+                failures += 1
+                if failures == 1:
+                    self._report(
+                        Notice(
+                            f"lost the run {self._history.run_id} for a moment ({exc}); retrying"
+                        )
+                    )
+                self._cancel.wait(min(10.0, 0.25 * 2**failures))
 
 
 @dataclass

@@ -144,11 +144,11 @@ class OutputApi:
         """Long-poll the pinned history (CONTRACT §2.4, Addendum) until the run closes.
 
         The end is the terminal event or a null token, never `workflow.status`: the metadata of
-        a long-poll page is read before the wait and can still say "running".
+        a long-poll page is read before the wait and can still say "running". Failures are
+        raised; the caller decides whether to follow again (events already seen are skipped).
         """
         path = f"{_wf(history.workflow_id)}/runs/{quote(history.run_id)}/history"
         token: str | None = None
-        failures = 0
         while not stop.is_set() and not history.closed:
             params = {
                 "pageSize": str(PAGE_SIZE),
@@ -157,26 +157,13 @@ class OutputApi:
             }
             if token:
                 params["pageToken"] = token
-            try:
-                page = self._json(
-                    "GET", path, params=params, timeout=self._long_poll_ms / 1000 + 15
-                )
-            except ApiError as exc:
-                if not exc.retryable:
-                    raise
-                failures += 1
-                if failures == 1:
-                    log.warning("lost the follow of run %s (%s); retrying", history.run_id, exc)
-                stop.wait(min(10.0, 0.5 * 2**failures))
-                continue
-            failures = 0
+            page = self._json("GET", path, params=params, timeout=self._long_poll_ms / 1000 + 15)
             done = history.feed(page.get("events") or [])
             if done:
                 on_steps(done)
-            next_token = page.get("nextPageToken")
-            if not next_token:
+            token = page.get("nextPageToken")
+            if not token:
                 return
-            token = next_token
 
     def run_input(self, workflow_id: str, run_id: str) -> Any:
         return self._json("GET", f"{_wf(workflow_id)}/runs/{quote(run_id)}/input").get("input")

@@ -17,16 +17,16 @@ from typing import Any
 
 from runner.config import Config, WorkflowConfig
 from runner.engine import Engine
-from runner.errors import ApiError, ResetOutcomeUnknown, RunnerError
+from runner.errors import ApiError, ResetOutcomeUnknown, RunnerError, StateError
 from runner.history import RunHistory
 from runner.plan import Change, Decision, plan
-from runner.state import Pin, StateStore
+from runner.state import InFlight, Pin, StateStore
 from runner.trace import Usage, slot, usage_by_step
 
 log = logging.getLogger(__name__)
 
 MAX_CHILDREN = 20
-RECOVERY_ATTEMPTS = 4
+RECOVERY_ATTEMPTS = 3
 
 
 class OtherRunRunning(RunnerError):
@@ -101,6 +101,10 @@ class Resetter:
         baseline, so the next start can tell what changed meanwhile."""
         saved = self.current_pin(workflow)
         if saved is not None:
+            if saved.in_flight is not None and persist:
+                with self.store.lock():
+                    saved = self.current_pin(workflow) or saved
+                    self._settle_in_flight(workflow, saved)
             return Resolved(pin=saved, source="state")
         workflow_id, run_id, source = self._lookup(workflow)
         pin = Pin(
@@ -113,7 +117,7 @@ class Resetter:
             with self.store.lock():
                 if (raced := self.current_pin(workflow)) is not None:
                     return Resolved(pin=raced, source="state")
-                self.store.save(workflow.key, pin)
+                self._save(workflow, pin)
         return Resolved(pin=pin, source=source)
 
     def current_pin(self, workflow: WorkflowConfig) -> Pin | None:
@@ -194,6 +198,7 @@ class Resetter:
         """
         with self.store.lock():
             pin = self.current_pin(workflow) or pin
+            self._settle_in_flight(workflow, pin)
             old_run = pin.run_id
             self._refuse_if_another_run(pin)
             if decision is None:
@@ -212,12 +217,21 @@ class Resetter:
             savings = self.savings(pin.workflow_id, decision)
             token = "or-" + secrets.token_hex(4)
             text = f"{reason or _default_reason(decision)} [{token}]"
+            # Write-ahead: if we die before the answer, the next start finds the run by token.
+            pin.in_flight = InFlight(token=token, base_run_id=pin.run_id, hashes=dict(hashes))
+            self._save(workflow, pin)
             try:
                 new_run, recovered = self._execute(pin, decision, text, token)
+            except ResetOutcomeUnknown as exc:
+                self._log(workflow, None, old_run, decision=decision, error=str(exc))
+                raise  # the in-flight record stays: the next attempt looks for the run first
             except RunnerError as exc:
+                pin.in_flight = None  # refused or never sent: nothing happened
+                self._save(workflow, pin)
                 self._log(workflow, None, old_run, decision=decision, error=str(exc))
                 raise
             pin.run_id = new_run
+            pin.in_flight = None
             self._settle(workflow, pin, hashes)
             outcome = Outcome(
                 decision=decision,
@@ -230,6 +244,22 @@ class Resetter:
             )
             self._log(workflow, outcome, old_run)
             return outcome
+
+    def _settle_in_flight(self, workflow: WorkflowConfig, pin: Pin) -> None:
+        """A reset was sent but its answer never recorded (lost, or we were killed): find
+        the run it created, by token, and pin it; if there is none, it did not happen."""
+        flight = pin.in_flight
+        if flight is None:
+            return
+        found = self._recover(pin, flight.token, base_run_id=flight.base_run_id)
+        if found is not None:
+            log.warning(
+                "a reset sent earlier created run %s (found by %s); pinned it", found, flight.token
+            )
+            pin.run_id = found
+            pin.hashes.update(flight.hashes)
+        pin.in_flight = None
+        self._save(workflow, pin)
 
     def _refuse_if_another_run(self, pin: Pin) -> None:
         latest = self.engine.status(pin.workflow_id)
@@ -281,7 +311,14 @@ class Resetter:
 
     def _settle(self, workflow: WorkflowConfig, pin: Pin, hashes: Mapping[str, str | None]) -> None:
         pin.hashes.update(hashes)
-        self.store.save(workflow.key, pin)
+        self._save(workflow, pin)
+
+    def _save(self, workflow: WorkflowConfig, pin: Pin) -> None:
+        """Persist the pin; if the state file cannot be written, go on with it in memory."""
+        try:
+            self.store.save(workflow.key, pin)
+        except StateError as exc:
+            self.store.warn_once(f"{exc}; keeping the pin in memory only")
 
     # -- what a replay saves ----------------------------------------------------------------
 
@@ -370,17 +407,19 @@ class Resetter:
             self.engine.terminate(pin.workflow_id, pin.run_id, reason)
         return self.engine.start(history.workflow_type, pin.workflow_id, run_input)
 
-    def _recover(self, pin: Pin, token: str) -> str | None:
+    def _recover(self, pin: Pin, token: str, *, base_run_id: str | None = None) -> str | None:
         """Find the run a reset with a lost answer created, by reading, never by re-sending."""
+        base = base_run_id or pin.run_id
         for attempt in range(RECOVERY_ATTEMPTS):
             try:
-                found = self.engine.find_reset(pin.workflow_id, pin.run_id, token)
+                found = self.engine.find_reset(pin.workflow_id, base, token)
             except ApiError as exc:
                 log.warning("looking for the reset run failed: %s", exc)
                 found = None
             if found is not None:
                 return found
-            self._sleep(0.5 * 2**attempt)
+            if attempt + 1 < RECOVERY_ATTEMPTS:
+                self._sleep(0.5 * 2**attempt)  # the new run may take a moment to be listed
         return None
 
 

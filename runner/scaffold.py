@@ -13,7 +13,7 @@ import json
 import os
 import re
 import textwrap
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -149,8 +149,8 @@ class _Draft:
 
 _SECTIONS = (
     "Prompts: an edit re-runs the step that loads the prompt, and every step after it.",
-    "Skills (.md files loaded with a prompt beside them): an edit re-runs the first step "
-    "that uses that prompt.",
+    "Skills (.md files a prompt loads with it): an edit re-runs the first step whose prompt "
+    "loads them.",
     "Step and evaluator code: an edit re-runs the earliest step of the file that this "
     "workflow calls. To keep a slow step's result, write `reset_after: STEP` instead.",
     "Workflow code: when workflow.ts changes, output-reset starts a fresh run with the same "
@@ -159,7 +159,7 @@ _SECTIONS = (
 
 
 def _drafts(workflow: Workflow, config_dir: Path) -> list[_Draft]:
-    order = {id(s): i for i, s in enumerate(workflow.steps)}
+    order = {s: i for i, s in enumerate(workflow.steps)}
     drafts: list[_Draft] = []
     # Prompts, grouped by file: the earliest user re-runs every later one anyway.
     users: dict[Path, list[Step]] = {}
@@ -180,7 +180,7 @@ def _drafts(workflow: Workflow, config_dir: Path) -> list[_Draft]:
         drafts.append(
             _Draft(
                 section=0,
-                order=order[id(first)],
+                order=order[first],
                 files=_rel(path, config_dir),
                 step=first.name,
                 notes=notes,
@@ -190,13 +190,11 @@ def _drafts(workflow: Workflow, config_dir: Path) -> list[_Draft]:
     for source in workflow.skills:
         using = [s for s in workflow.steps if any(source in p.skills for p in s.prompts)]
         pattern = _rel(source, config_dir) + ("/*.md" if source.suffix != ".md" else "")
-        prompts = sorted(
-            {p.path.name for s in using for p in s.prompts if source in p.skills}, key=str
-        )
+        prompts = sorted({p.path.name for s in using for p in s.prompts if source in p.skills})
         drafts.append(
             _Draft(
                 section=1,
-                order=order[id(using[0])],
+                order=order[using[0]],
                 files=pattern,
                 step=using[0].name,
                 notes=(f"Skills of {', '.join(prompts)}.",),
@@ -219,7 +217,7 @@ def _drafts(workflow: Workflow, config_dir: Path) -> list[_Draft]:
         drafts.append(
             _Draft(
                 section=2,
-                order=order[id(first)],
+                order=order[first],
                 files=_rel(path, config_dir),
                 step=first.name,
                 notes=notes,
@@ -243,36 +241,50 @@ def _header(project: Project, config_dir: Path) -> list[str]:
     source = "src/workflows" if where == "." else f"{where}/src/workflows"
     lines = [
         "# output-reset.yaml: which file edits reset which step of your Output workflow runs.",
-        f"# Written by `output-reset init` from the sources in {source}; edit it freely.",
+        *_comment(
+            f"Written by `output-reset init` from the sources in {source}; edit it freely.",
+            indent="",
+        ),
         "#",
-        "# `output-reset watch` watches the files listed below. When one really changes, it "
-        "resets the",
-        "# pinned run of its workflow so that the named step, and every step after it, runs "
-        "again on",
-        "# the new code, while the results of the steps before it are kept.",
+        *_comment(
+            "`output-reset watch` watches the files listed below. When one really changes, it "
+            "resets the pinned run of its workflow so that the named step, and every step after "
+            "it, runs again on the new code, while the results of the steps before it are kept.",
+            indent="",
+        ),
         "#   rerun: STEP        run STEP and everything after it again",
         "#   reset_after: STEP  keep STEP's result, run everything after it again",
-        "# Paths are relative to this file and use gitignore-style patterns. Step names are "
-        "the `name:`",
-        "# values of step({ ... }) and evaluator({ ... }), not the exported identifiers.",
-        '# Reference: the output-reset README, section "Config". Check this file with '
-        "`output-reset validate`.",
+        *_comment(
+            "Paths are relative to this file and use gitignore-style patterns. Step names are the "
+            "`name:` values of step({ ... }) and evaluator({ ... }), not the exported "
+            'identifiers. Reference: the output-reset README, section "Config". Check this '
+            "file with `output-reset validate`.",
+            indent="",
+        ),
+    ]
+    if project.warnings:
+        lines += ["#", "# output-reset init could not follow everything; check these by hand:"]
+        for warning in project.warnings:
+            lines += textwrap.wrap(
+                _one_line(warning),
+                width=98,
+                initial_indent="#   - ",
+                subsequent_indent="#     ",
+                break_on_hyphens=False,
+            )
+    lines += [
         "version: 1",
         "",
-        "# The Output API: OUTPUT_API_URL (environment or .env) wins over api.url; the default",
-        "# is http://localhost:3001. Uncomment to point somewhere else:",
+        *_comment(
+            "The Output API: OUTPUT_API_URL (environment or .env) wins over api.url; the default "
+            "is http://localhost:3001. Uncomment to point somewhere else:",
+            indent="",
+        ),
         "# api:",
         "#   url: http://localhost:3001",
         "",
         "workflows:",
     ]
-    if project.warnings:
-        notes = [
-            "#",
-            "# output-reset init could not follow everything; check these by hand:",
-            *(f"#   {_one_line(w)}" for w in project.warnings),
-        ]
-        lines[10:10] = notes
     return lines
 
 
@@ -317,7 +329,7 @@ def _entry(
 
 
 def _comment(text: str, *, indent: str) -> list[str]:
-    width = max(40, 99 - len(indent))
+    width = max(40, 98 - len(indent))
     return [
         f"{indent}# {line}"
         for line in textwrap.wrap(_one_line(text), width=width, break_on_hyphens=False)
@@ -368,6 +380,7 @@ class _Decl:
     """A step or evaluator declaration, before its workflow is known."""
 
     step: Step
+    local: str  # the const it is bound to in its file
     start: int  # token range of the step({ ... }) call
     end: int
 
@@ -375,7 +388,7 @@ class _Decl:
 class _Scanner:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.warnings: list[str] = []
+        self.warnings: list[tuple[str, int, str]] = []  # (file, line, text), sorted at the end
         self.sources: dict[Path, _Source | None] = {}
         self.declared: dict[Path, list[Step]] = {}
         self.shared_dirs = (
@@ -384,10 +397,11 @@ class _Scanner:
         )
 
     def warn(self, path: Path, line: int | None, message: str) -> None:
-        where = self.show(path) + (f":{line}" if line else "")
-        text = f"{where}: {message}"
-        if text not in self.warnings:
-            self.warnings.append(text)
+        shown = self.show(path)
+        where = shown + (f":{line}" if line else "")
+        entry = (shown, line or 0, f"{where}: {message}")
+        if entry not in self.warnings:
+            self.warnings.append(entry)
 
     def show(self, path: Path) -> str:
         try:
@@ -439,7 +453,8 @@ class _Scanner:
             self.workflow(file, src, name, disable_trace, fn, shared_steps, names)
             for file, src, name, disable_trace, fn in headers
         ]
-        return Project(root=self.root, workflows=tuple(workflows), warnings=tuple(self.warnings))
+        warnings = tuple(text for _, _, text in sorted(self.warnings))
+        return Project(root=self.root, workflows=tuple(workflows), warnings=warnings)
 
     def header(self, file: Path) -> tuple[_Source, str, bool, tuple[int, int]] | None:
         """The workflow({ ... }) call: name, disableTrace and the token range of `fn`."""
@@ -474,7 +489,7 @@ class _Scanner:
                 self.warn(
                     file, tok.line, "workflow({ ... }) has no fn; the call order is the file order"
                 )
-                fn = (0, len(src.tokens))
+                fn = (src.body_start, src.end)
             return src, name, disable_trace, fn
         self.warn(file, None, "no workflow({ ... }) call found; skipped")
         return None
@@ -493,8 +508,7 @@ class _Scanner:
         local_files = [
             p
             for p in sorted(_find(folder, _is_code, prune=True))
-            if (p.parent == folder
-            and p.name in ("steps.ts", "evaluators.ts"))
+            if (p.parent == folder and p.name in ("steps.ts", "evaluators.ts"))
             or _under(p, folder / "steps")
             or _under(p, folder / "evaluators")
         ]
@@ -577,10 +591,9 @@ class _Scanner:
         kinds: dict[str, Kind] = dict.fromkeys(src.aliases("step"), "step")
         kinds.update(dict.fromkeys(src.aliases("evaluator"), "evaluator"))
         for i in src.top:
-            decl = self.declaration(src, i, kinds, shared)
+            decl = self.declaration(src, i, kinds, shared, seen_calls)
             if decl is not None:
                 decls.append(decl)
-                seen_calls.add(decl.start)
         for i, tok in enumerate(src.tokens):
             if (
                 tok.kind == "id"
@@ -595,7 +608,7 @@ class _Scanner:
                     f"{tok.text}(...) is not assigned to a top-level const with a literal name; "
                     "skipped",
                 )
-        skip = frozenset(d.step.export for d in decls)
+        skip = frozenset(d.local for d in decls)
         steps = []
         for decl in decls:
             prompts = self.prompts(src, decl, skip)
@@ -604,7 +617,7 @@ class _Scanner:
         return steps
 
     def declaration(
-        self, src: _Source, i: int, kinds: Mapping[str, Kind], shared: bool
+        self, src: _Source, i: int, kinds: Mapping[str, Kind], shared: bool, seen: set[int]
     ) -> _Decl | None:
         """`[export] const NAME[: T] = step({ ..., name: '...', ... })` starting at token i."""
         toks = src.tokens
@@ -621,6 +634,7 @@ class _Scanner:
         callee = toks[j + 1]
         if callee.kind != "id" or callee.text not in kinds:
             return None
+        seen.add(j + 1)  # reported here if it goes wrong, not again as a stray call
         call = src.call_object(j + 1)
         if call is None:
             src_line = callee.line
@@ -637,7 +651,11 @@ class _Scanner:
             )
             return None
         if not name or any(c.isspace() for c in name):
-            self.warn(src.path, callee.line, f'{callee.text} name "{name}" has spaces; skipped')
+            self.warn(
+                src.path,
+                callee.line,
+                f'{callee.text} name "{name}" is empty or has spaces; skipped',
+            )
             return None
         step = Step(
             name=name,
@@ -647,7 +665,7 @@ class _Scanner:
             line=callee.line,
             shared=shared,
         )
-        return _Decl(step=step, start=j + 1, end=src.pairs.get(open_ - 1, close) + 1)
+        return _Decl(step=step, local=local, start=j + 1, end=src.pairs.get(open_ - 1, close) + 1)
 
     def prompts(self, src: _Source, decl: _Decl, skip: frozenset[str]) -> tuple[PromptUse, ...]:
         found: list[PromptUse] = []
@@ -753,12 +771,11 @@ def _under(path: Path, folder: Path) -> bool:
     return path.is_relative_to(folder)
 
 
-def _find(top: Path, wanted: object, *, prune: bool = False) -> Iterator[Path]:
+def _find(top: Path, wanted: Callable[[str], bool], *, prune: bool = False) -> Iterator[Path]:
     """Files under `top` whose name passes `wanted`, skipping build and vendor folders.
 
     With `prune`, folders holding their own workflow.ts (a nested workflow) are skipped.
     """
-    assert callable(wanted)
     if not top.is_dir():
         return
     for folder, dirs, files in os.walk(top):
@@ -1063,6 +1080,7 @@ class _Source:
     exports: dict[str, str] = field(default_factory=dict)  # local: exported name
     locals: dict[str, tuple[int, int]] = field(default_factory=dict)  # top-level bindings
     consts: dict[str, str] = field(default_factory=dict)  # top-level const = 'string'
+    body_start: int = 0  # the first token after the last import statement
 
     @classmethod
     def parse(cls, path: Path, text: str) -> _Source:
@@ -1076,6 +1094,11 @@ class _Source:
         src.match_brackets()
         src.read_top_level()
         return src
+
+    @property
+    def end(self) -> int:
+        """The index of the first sentinel token, just past the file's last real token."""
+        return len(self.tokens) - 4
 
     def match_brackets(self) -> None:
         stack: list[int] = []
@@ -1098,7 +1121,7 @@ class _Source:
                     self.problems.append((self.tokens[j].line, f"unclosed {self.tokens[j].text}"))
         for j in stack:
             self.problems.append((self.tokens[j].line, f"unclosed {self.tokens[j].text}"))
-            self.pairs[j] = len(self.tokens) - 1
+            self.pairs[j] = self.end
 
     def read_top_level(self) -> None:
         toks = self.tokens
@@ -1145,6 +1168,7 @@ class _Source:
                 return
             j += 1
         if toks[j].kind == "str":
+            self.body_start = max(self.body_start, j + 1)
             for local, imported in names:
                 self.imports[local] = (toks[j].text, imported)
 

@@ -7,11 +7,13 @@ no-write closes are filtered out at the source, or watchdog drowns in them on bi
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from watchdog.events import (
@@ -27,7 +29,7 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 from watchdog.observers import Observer
-from watchdog.observers.api import BaseObserver
+from watchdog.observers.api import BaseObserver, ObservedWatch
 from watchdog.observers.polling import PollingObserver
 
 from runner.errors import RunnerError
@@ -76,6 +78,8 @@ class Watcher:
         )
         self._handler = _Handler(self)
         self._split_parents: set[str] = set()
+        self._watched_roots: set[WatchRoot] = set()
+        self._scheduled: list[_Watch] = []
         self._overflow_hook = _OverflowHook(on_overflow)
         self._lock = threading.Lock()
 
@@ -104,6 +108,7 @@ class Watcher:
             self._observer.unschedule_all()
 
     def _schedule_root(self, root: WatchRoot) -> None:
+        self._watched_roots.add(root)
         if not root.tree:
             self._schedule(root.path, recursive=False)
             return
@@ -119,7 +124,44 @@ class Watcher:
                 self._schedule(Path(child), recursive=True)
 
     def _schedule(self, path: Path, *, recursive: bool) -> None:
-        self._observer.schedule(self._handler, str(path), recursive=recursive, event_filter=_EVENTS)
+        """Add a watch unless a live one already covers it."""
+        covered = any(
+            path == w.path or (w.recursive and path.is_relative_to(w.path))
+            for w in self._scheduled
+            if w.recursive or not recursive
+        )
+        if covered:
+            return
+        watch = self._observer.schedule(
+            self._handler, str(path), recursive=recursive, event_filter=_EVENTS
+        )
+        self._scheduled.append(_Watch(path, recursive, watch, _inode(path)))
+
+    def _drop_stale(self) -> None:
+        """Forget watches of folders that were deleted (or replaced): the kernel dropped them,
+        but watchdog would hand the dead watch back if the same path were scheduled again."""
+        live: list[_Watch] = []
+        for w in self._scheduled:
+            if _inode(w.path) == w.inode:
+                live.append(w)
+                continue
+            with contextlib.suppress(KeyError):
+                self._observer.unschedule(w.watch)
+        self._scheduled = live
+        self._watched_roots = {r for r in self._watched_roots if r.path.is_dir()}
+
+    def refresh(self, roots: Sequence[WatchRoot]) -> None:
+        """Watch roots that appeared since (a watched folder was deleted, then re-created,
+        or the nearest existing parent of a pattern moved up)."""
+        with self._lock:
+            self._drop_stale()
+            for root in roots:
+                if root in self._watched_roots or not root.path.is_dir():
+                    continue
+                try:
+                    self._schedule_root(root)
+                except OSError as exc:
+                    raise _translate(exc) from None
 
     def _folder_created(self, path: str) -> None:
         """A new child of a split folder needs its own watch."""
@@ -142,6 +184,21 @@ class Watcher:
             if isinstance(event, DirMovedEvent):
                 self._folder_created(dest)
             self._sink(dest, is_dir)
+
+
+@dataclass(frozen=True, slots=True)
+class _Watch:
+    path: Path
+    recursive: bool
+    watch: ObservedWatch
+    inode: int | None
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return path.stat().st_ino
+    except OSError:
+        return None
 
 
 class _Handler(FileSystemEventHandler):

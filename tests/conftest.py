@@ -20,4 +20,4 @@ def no_leaked_threads() -> Iterator[None]:
         if not leaked:
             return
         leaked[0].join(timeout=0.05)
-    pytest.fail(f"threads left running: {[t.name for t in leaked]}")
+    pytest.fail(f"threads left running: {[f'{t.name} ({type(t).__name__})' for t in leaked]}")

@@ -16,6 +16,7 @@ ALLOWED: dict[str, set[str]] = {
     "trace": set(),
     "compare": {"history"},
     "schema": {"config"},
+    "scaffold": {"errors"},
     "config": {"errors"},
     "state": {"errors"},
     "paths": {"config"},

@@ -1,0 +1,715 @@
+"""Temporal's gRPC API as an `Engine` (the one module importing temporalio).
+
+The `Engine` Protocol is synchronous and temporalio is asyncio, so one event loop runs on a
+private daemon thread and every call is a coroutine submitted to it; `close()` stops the loop
+and joins the thread. History events are converted to the dict shape Output's API serves
+(CONTRACT §4) so `RunHistory.feed` reads both engines alike. temporalio's exceptions never
+leave this module: they become `ApiError`s that say what to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Coroutine, Iterable, Mapping
+from datetime import UTC, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
+from temporalio.api.common.v1 import (
+    Payload,
+    Payloads,
+    WorkflowExecution,
+    WorkflowType,
+)
+from temporalio.api.enums.v1 import EventType, WorkflowExecutionStatus
+from temporalio.api.failure.v1 import Failure
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import (
+    DescribeNamespaceRequest,
+    DescribeWorkflowExecutionRequest,
+    DescribeWorkflowExecutionResponse,
+    GetWorkflowExecutionHistoryRequest,
+    GetWorkflowExecutionHistoryResponse,
+    ListWorkflowExecutionsRequest,
+    ResetWorkflowExecutionRequest,
+    StartWorkflowExecutionRequest,
+    TerminateWorkflowExecutionRequest,
+)
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig, WorkflowService
+
+from runner.config import EngineConfig, TlsConfig
+from runner.engine import OnSteps, RunStatus
+from runner.errors import ApiError, AuthError, ConfigError, ResetOutcomeUnknown
+from runner.history import RunHistory
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+IDENTITY = "output-reset"
+CALL_TIMEOUT_S = 30.0
+# The server answers a long poll with an empty page about 1 s before the call's deadline.
+LONG_POLL_S = 10.0
+STOP_CHECK_S = 0.1  # how often a follow looks at its stop event while a long poll is out
+MAX_ROWS = 1000  # visibility rows read per listing, like Output's /workflow/runs limit
+FIND_RESET_RUNS = 10
+
+_RETRYABLE = frozenset(
+    {
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.RESOURCE_EXHAUSTED,
+        RPCStatusCode.ABORTED,
+        RPCStatusCode.INTERNAL,
+        RPCStatusCode.UNKNOWN,
+        RPCStatusCode.CANCELLED,
+    }
+)
+_AUTH = frozenset({RPCStatusCode.UNAUTHENTICATED, RPCStatusCode.PERMISSION_DENIED})
+# After these, a write may have reached the server although its answer was lost.
+_MAYBE_SENT = frozenset(
+    {
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.CANCELLED,
+        RPCStatusCode.UNKNOWN,
+        RPCStatusCode.INTERNAL,
+        RPCStatusCode.UNAVAILABLE,
+    }
+)
+_FAILURE_FIELDS = frozenset({"failure", "lastFailure"})
+
+
+class _LoopThread:
+    """One asyncio event loop on a private daemon thread; any thread may submit to it."""
+
+    def __init__(self, name: str) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_forever()
+        finally:
+            leftover = asyncio.all_tasks(self._loop)
+            for task in leftover:
+                task.cancel()
+            self._loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.close()
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        try:
+            return asyncio.run_coroutine_threadsafe(coro, self._loop)
+        except RuntimeError:  # the loop is closed
+            coro.close()
+            raise ApiError("the Temporal engine is closed") from None
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
+        future = self.submit(coro)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            raise
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+
+
+class TemporalEngine:
+    """A client for one Temporal namespace; thread-safe (every call goes through one loop)."""
+
+    resets_by_event = True
+    watches_worker = False
+
+    def __init__(
+        self,
+        client: Client,
+        loop: _LoopThread,
+        *,
+        address: str,
+        namespace: str,
+        api_key_env: str | None = None,
+    ) -> None:
+        self.description = f"Temporal at {address} (namespace {namespace})"
+        self.address = address
+        self.namespace = namespace
+        self._api_key_env = api_key_env
+        self._client: Client | None = client
+        self._loop = loop
+        self._closed = False
+
+    @classmethod
+    def connect(cls, config: EngineConfig, env: Mapping[str, str]) -> TemporalEngine:
+        """Build the client (no network yet: the first call connects, and a server that is
+        down is a retryable error there, like the Output API's)."""
+        tls = _tls(config.tls)
+        api_key: str | None = None
+        if config.api_key_env is not None:
+            api_key = env.get(config.api_key_env) or None
+            if api_key is None:
+                raise AuthError(
+                    f"{config.api_key_env} is not set: engine.api_key_env names it as the "
+                    f"variable holding the API key for Temporal at {config.address}; set it in "
+                    "the environment or in .env"
+                )
+        loop = _LoopThread(f"output-reset-temporal-{config.address}")
+        try:
+            client = loop.run(
+                Client.connect(
+                    config.address,
+                    namespace=config.namespace,
+                    # None lets the SDK turn TLS on by itself when an API key is given.
+                    tls=tls if tls is not None else (None if api_key else False),
+                    api_key=api_key,
+                    identity=IDENTITY,
+                    lazy=True,
+                ),
+                CALL_TIMEOUT_S,
+            )
+        except BaseException:
+            loop.close()
+            raise
+        return cls(
+            client,
+            loop,
+            address=config.address,
+            namespace=config.namespace,
+            api_key_env=config.api_key_env,
+        )
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._client = None
+        self._loop.close()
+
+    def check(self) -> None:
+        """Raise an ApiError unless the server answers for the namespace (it is ready)."""
+        self._call(
+            self._service().describe_namespace(
+                DescribeNamespaceRequest(namespace=self.namespace),
+                timeout=timedelta(seconds=CALL_TIMEOUT_S),
+            ),
+            f"a question about namespace {self.namespace}",
+        )
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def status(self, workflow_id: str, run_id: str | None = None) -> RunStatus:
+        info = self._describe(workflow_id, run_id).workflow_execution_info
+        return RunStatus(
+            workflow_id=info.execution.workflow_id or workflow_id,
+            run_id=info.execution.run_id or run_id or "",
+            status=_status_name(info.status),
+            started_at=_epoch(info.start_time) if info.HasField("start_time") else None,
+            workflow_type=info.type.name or None,
+        )
+
+    def runs_of_type(self, workflow_type: str) -> list[RunStatus]:
+        rows = self._list(f"WorkflowType = {_quoted(workflow_type)}", MAX_ROWS)
+        return sorted(rows, key=lambda r: r.started_at or 0.0, reverse=True)
+
+    def history(self, workflow_id: str, run_id: str, *, payloads: bool = False) -> RunHistory:
+        history = RunHistory(workflow_id=workflow_id, run_id=run_id)
+        token = b""
+        while True:
+            page = self._history_page(workflow_id, run_id, token)
+            history.feed(events_to_dicts(page.history.events, payloads=payloads))
+            token = page.next_page_token
+            if not token:
+                return history
+
+    def follow(
+        self,
+        history: RunHistory,
+        *,
+        on_steps: OnSteps,
+        stop: threading.Event,
+        payloads: bool = False,
+    ) -> None:
+        """Long-poll the run's history until it closes or `stop` is set (then within 0.1 s).
+
+        The end is an empty next-page token, which the server sends with the close event.
+        """
+        what = f"following run {history.run_id} of {history.workflow_id}"
+        token = b""
+        failures = 0
+        while not stop.is_set() and not history.closed:
+            request = GetWorkflowExecutionHistoryRequest(
+                namespace=self.namespace,
+                execution=WorkflowExecution(workflow_id=history.workflow_id, run_id=history.run_id),
+                next_page_token=token,
+                wait_new_event=True,
+            )
+            future = self._loop.submit(
+                self._service().get_workflow_execution_history(
+                    request, timeout=timedelta(seconds=LONG_POLL_S)
+                )
+            )
+            try:
+                page = _result_unless_stopped(future, stop, LONG_POLL_S + 5)
+            except (RPCError, RuntimeError, TimeoutError) as exc:
+                error = self._mapped(exc, what)
+                if not error.retryable:
+                    raise error from None
+                if isinstance(exc, RPCError) and exc.status == RPCStatusCode.DEADLINE_EXCEEDED:
+                    continue  # an empty long poll, said impolitely
+                failures += 1
+                if failures == 1:
+                    log.warning("lost the follow of run %s (%s); retrying", history.run_id, error)
+                stop.wait(min(10.0, 0.5 * 2**failures))
+                continue
+            if page is None:
+                return  # stopped
+            failures = 0
+            done = history.feed(events_to_dicts(page.history.events, payloads=payloads))
+            if done:
+                on_steps(done)
+            if not page.next_page_token:
+                return
+            token = page.next_page_token
+
+    def run_input(self, workflow_id: str, run_id: str) -> Any:
+        page = self._history_page(workflow_id, run_id, b"", page_size=1)
+        for event in page.history.events:
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+                args = decode_payloads(
+                    event.workflow_execution_started_event_attributes.input.payloads
+                )
+                return args[0] if args else None
+        raise ApiError(f"run {run_id} of {workflow_id} has no start event in its history")
+
+    # -- writes (never retried: a reset is not idempotent) --------------------------------------
+
+    def reset(
+        self, workflow_id: str, run_id: str, *, step: str | None, event_id: int | None, reason: str
+    ) -> str:
+        if event_id is None:
+            if step is None:
+                raise ApiError("a reset needs a step or a workflow task event id; got neither")
+            event_id = self._point_after(workflow_id, run_id, step)
+        request = ResetWorkflowExecutionRequest(
+            namespace=self.namespace,
+            workflow_execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
+            reason=reason,
+            workflow_task_finish_event_id=event_id,
+            request_id=str(uuid.uuid4()),  # fresh each call: the server dedupes on it
+        )
+        what = f"the reset of run {run_id} of {workflow_id} to event {event_id}"
+        try:
+            answer = self._loop.run(
+                self._service().reset_workflow_execution(
+                    request, retry=False, timeout=timedelta(seconds=CALL_TIMEOUT_S)
+                ),
+                CALL_TIMEOUT_S + 5,
+            )
+        except (RPCError, RuntimeError, TimeoutError) as exc:
+            if _maybe_sent(exc):
+                raise ResetOutcomeUnknown(
+                    f"{what} got no answer from Temporal at {self.address} ({_why(exc)}); it "
+                    "may have happened",
+                    retryable=False,
+                ) from None
+            raise self._mapped(exc, what) from None
+        if not answer.run_id:
+            raise ResetOutcomeUnknown("the reset answer carried no new run id", retryable=False)
+        return answer.run_id
+
+    def find_reset(self, workflow_id: str, base_run_id: str, token: str) -> str | None:
+        """The run whose last reset marker was made from `base_run_id` with `token` in its
+        reason; the current run first (a reset's new run is current at once), then the most
+        recent runs of the workflow id."""
+        candidates = [self.status(workflow_id).run_id]
+        rows = self._list(f"WorkflowId = {_quoted(workflow_id)}", FIND_RESET_RUNS * 2)
+        rows.sort(key=lambda r: r.started_at or 0.0, reverse=True)
+        candidates += [r.run_id for r in rows[:FIND_RESET_RUNS]]
+        for run_id in dict.fromkeys(candidates):
+            if run_id == base_run_id:
+                continue
+            marker = self.history(workflow_id, run_id, payloads=True).reset_marker_to(base_run_id)
+            if marker is not None and token in (marker.reason or ""):
+                return run_id
+        return None
+
+    def start(self, workflow_type: str, workflow_id: str, input: Any) -> str:
+        """A new run on the task queue (and with the timeouts) of the id's latest run."""
+        latest = self._describe(workflow_id, None).execution_config
+        request = StartWorkflowExecutionRequest(
+            namespace=self.namespace,
+            workflow_id=workflow_id,
+            workflow_type=WorkflowType(name=workflow_type),
+            task_queue=TaskQueue(name=latest.task_queue.name),
+            identity=IDENTITY,
+            request_id=str(uuid.uuid4()),
+        )
+        if input is not None:
+            request.input.CopyFrom(Payloads(payloads=[encode_payload(input)]))
+        for name in ("workflow_execution_timeout", "workflow_run_timeout"):
+            if latest.HasField(name):
+                getattr(request, name).CopyFrom(getattr(latest, name))
+        if latest.HasField("default_workflow_task_timeout"):
+            request.workflow_task_timeout.CopyFrom(latest.default_workflow_task_timeout)
+        what = f"starting a {workflow_type} run as {workflow_id}"
+        try:
+            answer = self._loop.run(
+                self._service().start_workflow_execution(
+                    request, retry=False, timeout=timedelta(seconds=CALL_TIMEOUT_S)
+                ),
+                CALL_TIMEOUT_S + 5,
+            )
+        except (RPCError, RuntimeError, TimeoutError) as exc:
+            if _maybe_sent(exc):
+                raise ResetOutcomeUnknown(
+                    f"{what} got no answer ({_why(exc)}); a run may have started",
+                    retryable=False,
+                ) from None
+            raise self._mapped(exc, what) from None
+        return answer.run_id
+
+    def terminate(self, workflow_id: str, run_id: str, reason: str) -> None:
+        request = TerminateWorkflowExecutionRequest(
+            namespace=self.namespace,
+            workflow_execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
+            reason=reason,
+            identity=IDENTITY,
+        )
+        self._call(
+            self._service().terminate_workflow_execution(
+                request, retry=True, timeout=timedelta(seconds=CALL_TIMEOUT_S)
+            ),
+            f"terminating run {run_id} of {workflow_id}",
+        )
+
+    def trace(self, workflow_id: str, run_id: str) -> Any:
+        """None: trace files are written by Output's workers, not by Temporal."""
+        return None
+
+    # -- the worker: Temporal workers pick up new code on their own restart -------------------
+
+    def worker_marker(self) -> str | None:
+        return None
+
+    def wait_worker_answers(self) -> None:
+        return None
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _service(self) -> WorkflowService:
+        if self._client is None:
+            raise ApiError("the Temporal engine is closed")
+        return self._client.workflow_service
+
+    def _call(self, coro: Coroutine[Any, Any, T], what: str) -> T:
+        try:
+            return self._loop.run(coro, CALL_TIMEOUT_S + 5)
+        except (RPCError, RuntimeError, TimeoutError) as exc:
+            raise self._mapped(exc, what) from None
+
+    def _describe(self, workflow_id: str, run_id: str | None) -> DescribeWorkflowExecutionResponse:
+        request = DescribeWorkflowExecutionRequest(
+            namespace=self.namespace,
+            execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id or ""),
+        )
+        which = f"run {run_id} of workflow {workflow_id}" if run_id else f"workflow {workflow_id}"
+        answer: DescribeWorkflowExecutionResponse = self._call(
+            self._service().describe_workflow_execution(
+                request, retry=True, timeout=timedelta(seconds=CALL_TIMEOUT_S)
+            ),
+            which,
+        )
+        return answer
+
+    def _history_page(
+        self, workflow_id: str, run_id: str, token: bytes, *, page_size: int = 0
+    ) -> GetWorkflowExecutionHistoryResponse:
+        request = GetWorkflowExecutionHistoryRequest(
+            namespace=self.namespace,
+            execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
+            next_page_token=token,
+            maximum_page_size=page_size,
+        )
+        page: GetWorkflowExecutionHistoryResponse = self._call(
+            self._service().get_workflow_execution_history(
+                request, retry=True, timeout=timedelta(seconds=CALL_TIMEOUT_S)
+            ),
+            f"the history of run {run_id} of workflow {workflow_id}",
+        )
+        return page
+
+    def _list(self, query: str, limit: int) -> list[RunStatus]:
+        rows: list[RunStatus] = []
+        token = b""
+        while len(rows) < limit:
+            request = ListWorkflowExecutionsRequest(
+                namespace=self.namespace,
+                query=query,
+                page_size=min(limit - len(rows), 1000),
+                next_page_token=token,
+            )
+            page = self._call(
+                self._service().list_workflow_executions(
+                    request, retry=True, timeout=timedelta(seconds=CALL_TIMEOUT_S)
+                ),
+                f"the runs matching {query}",
+            )
+            for info in page.executions:
+                rows.append(
+                    RunStatus(
+                        workflow_id=info.execution.workflow_id,
+                        run_id=info.execution.run_id,
+                        status=_status_name(info.status),
+                        started_at=_epoch(info.start_time) if info.HasField("start_time") else None,
+                        workflow_type=info.type.name or None,
+                    )
+                )
+            token = page.next_page_token
+            if not token:
+                break
+        return rows[:limit]
+
+    def _point_after(self, workflow_id: str, run_id: str, step: str) -> int:
+        """Like Output's API (CONTRACT §3.2): the first workflow task completed after the
+        last occurrence of `step` completed."""
+        history = self.history(workflow_id, run_id)
+        occurrences = history.occurrences(step)
+        if not occurrences:
+            raise ApiError(f'step "{step}" was not found in run {run_id} of {workflow_id}')
+        done = occurrences[-1].completed_id
+        point = history.first_task_completed_after(done) if done is not None else None
+        if point is None:
+            raise ApiError(
+                f'step "{step}" has not completed in run {run_id} (or nothing ran after it), '
+                "so there is no point to reset to after it"
+            )
+        return point
+
+    def _mapped(self, exc: BaseException, what: str) -> ApiError:
+        if isinstance(exc, RPCError):
+            code = exc.status
+            if code in _AUTH:
+                if self._api_key_env:
+                    hint = f"check that {self._api_key_env} holds a valid API key for it"
+                else:
+                    hint = (
+                        "set engine.api_key_env (the NAME of the variable holding an API key) "
+                        "or engine.tls client certificates in the config"
+                    )
+                return AuthError(
+                    f"Temporal at {self.address} refused {what} ({code.name}: {exc.message}); "
+                    f"{hint}",
+                    error=code.name,
+                )
+            if code == RPCStatusCode.NOT_FOUND:
+                return ApiError(
+                    f"{what}: not found in namespace {self.namespace} ({exc.message})",
+                    error=code.name,
+                )
+            if code == RPCStatusCode.UNAVAILABLE:
+                return self._unreachable(exc.message)
+            return ApiError(
+                f"Temporal refused {what} ({code.name}: {exc.message})",
+                error=code.name,
+                retryable=code in _RETRYABLE,
+            )
+        if isinstance(exc, TimeoutError):
+            return ApiError(
+                f"Temporal at {self.address} did not answer {what} in time", retryable=True
+            )
+        return self._unreachable(str(exc))
+
+    def _unreachable(self, why: str) -> ApiError:
+        return ApiError(
+            f"cannot reach Temporal at {self.address} ({_short(why)}); is the server running "
+            "(`temporal server start-dev`)?",
+            error="UNAVAILABLE",
+            retryable=True,
+        )
+
+
+# -- history events as Output's API serializes them (CONTRACT §4) ------------------------------
+
+
+def events_to_dicts(events: Iterable[HistoryEvent], *, payloads: bool) -> list[dict[str, Any]]:
+    return [event_to_dict(event, payloads=payloads) for event in events]
+
+
+def event_to_dict(event: HistoryEvent, *, payloads: bool) -> dict[str, Any]:
+    """One event in the API's shape: `eventId` a string, `eventType` a number, `eventTypeName`
+    without its prefix, ISO `eventTime` in milliseconds, one `<camelCase>EventAttributes` key
+    whose top-level enums are numbers, and payloads decoded to argument arrays (or dropped,
+    with failures, when `payloads` is False)."""
+    serialized: dict[str, Any] = {
+        "eventId": str(event.event_id),
+        "eventType": int(event.event_type),
+        "eventTypeName": _event_type_name(event.event_type),
+        "eventTime": _iso(event) if event.HasField("event_time") else None,
+    }
+    which = event.WhichOneof("attributes")
+    if which is None:
+        return serialized
+    key = HistoryEvent.DESCRIPTOR.fields_by_name[which].json_name
+    serialized[key] = _attributes(getattr(event, which), payloads=payloads)
+    return serialized
+
+
+def _attributes(message: Message, *, payloads: bool) -> dict[str, Any]:
+    attrs: dict[str, Any] = MessageToDict(message)
+    for field in message.DESCRIPTOR.fields:
+        name = field.json_name
+        if name not in attrs:
+            continue
+        if field.type == FieldDescriptor.TYPE_ENUM and not field.is_repeated:
+            attrs[name] = int(getattr(message, field.name))
+        elif field.message_type is Payloads.DESCRIPTOR:
+            if payloads:
+                attrs[name] = decode_payloads(getattr(message, field.name).payloads)
+            else:
+                del attrs[name]
+        elif field.message_type is Failure.DESCRIPTOR and not payloads and name in _FAILURE_FIELDS:
+            del attrs[name]
+    activity_type = attrs.get("activityType")
+    if isinstance(activity_type, dict) and "name" in activity_type:
+        attrs["stepName"] = str(activity_type["name"]).rpartition("#")[2]
+    return attrs
+
+
+def decode_payloads(items: Iterable[Payload]) -> list[Any]:
+    """JSON payloads as values; anything else as the API's `{"_raw": true, "encoding": ...}`."""
+    values: list[Any] = []
+    for payload in items:
+        encoding = payload.metadata.get("encoding", b"").decode(errors="replace")
+        if encoding == "json/plain":
+            try:
+                values.append(json.loads(payload.data))
+                continue
+            except ValueError:
+                pass
+        elif encoding == "binary/null":
+            values.append(None)
+            continue
+        values.append({"_raw": True, "encoding": encoding})
+    return values
+
+
+def encode_payload(value: Any) -> Payload:
+    return Payload(
+        metadata={"encoding": b"json/plain"},
+        data=json.dumps(value, separators=(",", ":")).encode(),
+    )
+
+
+def _event_type_name(value: int) -> str:
+    try:
+        return EventType.Name(value).removeprefix("EVENT_TYPE_")  # type: ignore[arg-type]
+    except ValueError:
+        return f"UNKNOWN_{value}"
+
+
+def _iso(event: HistoryEvent) -> str:
+    when = event.event_time.ToDatetime(tzinfo=UTC)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _status_name(value: int) -> str:
+    try:
+        name = WorkflowExecutionStatus.Name(value)  # type: ignore[arg-type]
+    except ValueError:
+        return "unspecified"
+    status = name.removeprefix("WORKFLOW_EXECUTION_STATUS_").lower()
+    return "cancelled" if status == "canceled" else status
+
+
+def _epoch(stamp: Any) -> float:
+    return float(stamp.seconds) + float(stamp.nanos) / 1e9
+
+
+def _quoted(value: str) -> str:
+    """A string literal for a visibility query."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _maybe_sent(exc: BaseException) -> bool:
+    if isinstance(exc, TimeoutError):
+        return True
+    if isinstance(exc, RPCError):
+        if exc.status == RPCStatusCode.UNAVAILABLE and _never_connected(exc.message):
+            return False
+        return exc.status in _MAYBE_SENT
+    return not _never_connected(str(exc))
+
+
+def _never_connected(message: str) -> bool:
+    """A failed (re)connect: the request never left this process."""
+    lowered = message.lower()
+    return "failed client connect" in lowered or "tcp connect error" in lowered
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, RPCError):
+        return f"{exc.status.name}: {_short(exc.message)}"
+    return _short(str(exc))
+
+
+def _short(message: str) -> str:
+    """tonic's transport errors nest five deep; the innermost message is the useful part."""
+    if "Connection refused" in message:
+        return "connection refused"
+    return message if len(message) <= 200 else message[:197] + "..."
+
+
+def _result_unless_stopped(
+    future: concurrent.futures.Future[T], stop: threading.Event, timeout: float
+) -> T | None:
+    """The call's result, or None as soon as `stop` is set (the call is then cancelled)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return future.result(STOP_CHECK_S)
+        except TimeoutError:
+            if stop.is_set():
+                future.cancel()
+                return None
+            if time.monotonic() >= deadline:
+                future.cancel()
+                raise
+
+
+def _tls(config: TlsConfig | None) -> TLSConfig | None:
+    if config is None:
+        return None
+    cert = _read(config.client_cert, "engine.tls.client_cert")
+    key = _read(config.client_key, "engine.tls.client_key")
+    return TLSConfig(
+        server_root_ca_cert=_read(config.ca_cert, "engine.tls.ca_cert"),
+        client_cert=cert,
+        client_private_key=key,
+        domain=config.server_name,
+    )
+
+
+def _read(path: Path | None, key: str) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{key}: cannot read {path} ({exc.strerror or exc})") from None

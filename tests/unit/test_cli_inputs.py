@@ -1,0 +1,126 @@
+"""Bad input never gives a traceback: config fuzzing through the real CLI entry point."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from runner.cli import main
+from tests.unit.test_schema import documents
+
+LOCATED = re.compile(r"^error: output-reset\.yaml(:\d+:\d+)?: \S")
+
+
+def run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    old = sys.argv
+    sys.argv = ["output-reset", *argv]
+    try:
+        main()
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        sys.argv = old
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def check(text: str, folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (folder / "output-reset.yaml").write_text(text, encoding="utf-8")
+    code, _, err = run_main(
+        ["validate", "--offline", "-c", str(folder / "output-reset.yaml")], capsys
+    )
+    assert "Traceback" not in err
+    assert code in (0, 2), err
+    if code == 2:
+        lines = err.splitlines()
+        assert len(lines) == 1, err
+        assert LOCATED.match(lines[0].replace(str(folder) + "/", "")), err
+        assert re.match(r"^error: \S*output-reset\.yaml:\d+:\d+: ", lines[0]), err
+
+
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+
+@FUZZ
+@given(document=documents())
+def test_generated_documents(
+    document: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    check(yaml.safe_dump(document), tmp_path, capsys)
+
+
+yaml_ish = st.lists(
+    st.sampled_from([*"abc:-[]{}'\"\n\t #&*!|>%@`,?", "workflows", "id", "rules", "  "]),
+    max_size=30,
+).map("".join)
+
+
+@FUZZ
+@given(text=st.one_of(yaml_ish, st.text(max_size=40)))
+def test_arbitrary_text(text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    check(text, tmp_path, capsys)
+
+
+def test_python_tags_are_never_executed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    marker = tmp_path / "pwned"
+    text = f'workflows: !!python/object/apply:os.system ["touch {marker}"]\n'
+    (tmp_path / "output-reset.yaml").write_text(text)
+    code, _, err = run_main(
+        ["validate", "--offline", "-c", str(tmp_path / "output-reset.yaml")], capsys
+    )
+    assert code == 2
+    assert (
+        "expected a list, got a value tagged tag:yaml.org,2002:python/object/apply:os.system" in err
+    )
+    assert not marker.exists()
+
+
+def test_binary_garbage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "output-reset.yaml").write_bytes(b"\x00\xff\xfe garbage")
+    code, _, err = run_main(
+        ["validate", "--offline", "-c", str(tmp_path / "output-reset.yaml")], capsys
+    )
+    assert code == 2
+    assert err.startswith("error: ")
+    assert "Traceback" not in err
+
+
+def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(["reset", "-c", str(tmp_path / "x.yaml")], capsys)
+    assert (code, err) == (2, "error: give either --step NAME or --file PATH (not both)\n")
+    code, _, _ = run_main(["watch", "--no-such-flag"], capsys)
+    assert code == 2
+
+
+def test_a_token_over_plain_http_to_another_host_is_warned_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runner.cli import _engine
+    from runner.config import load_config
+
+    config = tmp_path / "output-reset.yaml"
+    config.write_text(
+        "api: {url: 'http://api.example.com:3001'}\n"
+        "workflows: [{id: a, rules: [{files: x, rerun: s}]}]\n"
+    )
+    monkeypatch.setenv("OUTPUT_API_AUTH_TOKEN", "s3cret")
+    monkeypatch.delenv("OUTPUT_API_URL", raising=False)
+    _engine(load_config(config)).close()
+    err = capsys.readouterr().err
+    assert err == (
+        "warning: OUTPUT_API_AUTH_TOKEN will be sent over plain http to "
+        "http://api.example.com:3001; use https for a remote API\n"
+    )
+    assert "s3cret" not in err
