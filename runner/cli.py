@@ -428,6 +428,58 @@ def show_log(
             typer.echo(f"    {entry['error']}")
 
 
+# -- init -------------------------------------------------------------------------------------
+
+
+@app.command()
+def init(
+    folder: Annotated[
+        Path, typer.Argument(help="The Output project (the folder with src/workflows).")
+    ] = Path(),
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing output-reset.yaml.")
+    ] = False,
+) -> None:
+    """Write an output-reset.yaml for an Output project: one rule per prompt and steps file."""
+    from runner.config import ApiConfig
+    from runner.environment import load_environment
+    from runner.output_api import OutputApi, resolve_settings
+    from runner.scaffold import render_config, scan_project
+
+    _logging(False)
+    target = folder / CONFIG_NAME
+    if target.exists() and not force:
+        raise RunnerError(f"{target} already exists; pass --force to overwrite it")
+    project = scan_project(folder)
+    for warning in project.warnings:
+        _warn(warning)
+    settings = resolve_settings(ApiConfig(), load_environment(Path.cwd(), folder))
+    api = OutputApi(settings, timeout_s=3.0)
+    pins: dict[str, str] = {}
+    try:
+        for workflow in project.workflows:
+            runs = api.runs_of_type(workflow.name)
+            if runs:
+                pins[workflow.name] = runs[0].workflow_id
+        asked = f"pinned to the latest run of each workflow that has one ({settings.url})"
+    except ApiError as exc:
+        asked = f"each entry pins the most recent run of its type (no API answered: {exc})"
+    finally:
+        api.close()
+    text = render_config(project, config_dir=folder.resolve(), pins=pins or None)
+    try:
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise RunnerError(f"cannot write {target}: {exc.strerror}") from None
+    rules = load_config(target, shown_as=str(target))
+    count = sum(len(w.rules) for w in rules.workflows)
+    typer.echo(
+        f"wrote {target}: {_count(len(rules.workflows), 'workflow')}, {_count(count, 'rule')}; "
+        f"{asked}"
+    )
+    typer.echo(f"next: output-reset validate -c {target}, then output-reset watch -c {target}")
+
+
 # -- schema -----------------------------------------------------------------------------------
 
 

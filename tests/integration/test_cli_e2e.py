@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -215,3 +216,33 @@ def test_validate_checks_step_names_with_a_did_you_mean(project: Path, fake: Fak
     assert result.returncode == 2
     assert "output-reset.yaml: ok (1 workflow, 2 rules, 2 mapped files)" in result.stdout
     assert result.stderr.strip().endswith('(the run never ran it); did you mean "draftOutline"?')
+
+
+def test_init_writes_a_config_pinned_to_the_latest_runs(tmp_path: Path) -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    project = tmp_path / "blog"
+    shutil.copytree(examples, project)
+    with FakeOutputApi() as api:
+        api.define_workflow("blog_evaluator", [Step("fetch_blog_content"), Step("extract_claims")])
+        run_id = api.start_run("blog_evaluator", "blog-42", {"url": "https://example.com"})
+        api.wait_closed("blog-42", run_id)
+        (project / ".env").write_text(f"OUTPUT_API_URL={api.url}\n")
+        done = run_cli("init", str(project), cwd=tmp_path)
+        again = run_cli("init", str(project), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"wrote {project}/output-reset.yaml: 1 workflow, 7 rules; pinned")
+    written = (project / "output-reset.yaml").read_text()
+    assert "  - id: blog-42  # latest run of blog_evaluator when this file was written" in written
+    assert "        rerun: score_claims\n" in written
+    assert again.returncode == 1
+    assert again.stderr == (
+        f"error: {project}/output-reset.yaml already exists; pass --force to overwrite it\n"
+    )
+    checked = run_cli("validate", "--offline", cwd=project)
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_init_outside_an_output_project(tmp_path: Path) -> None:
+    result = run_cli("init", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: no src/workflows/**/workflow.ts found under ")
