@@ -67,6 +67,7 @@ class WaitingForWorker:
     label: str
     files: tuple[str, ...]
     md_only: bool
+    timeout_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +192,8 @@ class _Tracked:
     index: int
     pending: dict[int, set[str]] = field(default_factory=dict)  # rule index -> files
     pin: Pin | None = None
+    running: bool = False  # the pinned run, when it was pinned
+    caught_up: tuple[str, ...] = ()
     waiting_ticket: int | None = None
     baseline: str | None = None
     reload_files: bool = False
@@ -248,7 +251,7 @@ class Daemon:
         self._watcher = self._start_watcher()
         try:
             for tracked in self._tracked:
-                self._pin(tracked, catch_up=self.options.catch_up)
+                self._pin(tracked, catch_up=self.options.catch_up, start=False)
             self.report(
                 Ready(
                     files=len(self._seen),
@@ -256,6 +259,8 @@ class Daemon:
                     watches=self._watcher.watches,
                 )
             )
+            for tracked in self._tracked:
+                self._start(tracked)
             self._loop()
         finally:
             self._shutdown()
@@ -440,7 +445,14 @@ class Daemon:
         first_wait = tracked.waiting_ticket is None
         tracked.waiting_ticket = ticket
         if first_wait:
-            self.report(WaitingForWorker(label=tracked.config.label, files=files, md_only=md_only))
+            self.report(
+                WaitingForWorker(
+                    label=tracked.config.label,
+                    files=files,
+                    md_only=md_only,
+                    timeout_s=self.options.worker_timeout_s,
+                )
+            )
         probe = _WorkerProbe(
             engine=self.engine,
             baseline=tracked.baseline,
@@ -478,7 +490,8 @@ class Daemon:
                 elif tracked.pending and tracked.waiting_ticket is None:
                     self._process(tracked)
 
-    def _pin(self, tracked: _Tracked, *, catch_up: bool) -> None:
+    def _pin(self, tracked: _Tracked, *, catch_up: bool, start: bool = True) -> None:
+        """Find the run to pin; then, unless `start` is off, catch up and go."""
         workflow = tracked.config
         hashes = self._hashes_for(tracked.index)
         try:
@@ -492,26 +505,40 @@ class Daemon:
             return
         self._api_ok()
         pin = tracked.pin = resolved.pin
+        tracked.running = status.running
         self.report(
             Pinned(workflow.label, pin.workflow_id, pin.run_id, resolved.source, status.status)
         )
         if catch_up and resolved.source == "state":
+            # Edits made while output-reset was not running: the files differ from the hashes
+            # recorded when the pin last moved.
             stale = {f for f, h in hashes.items() if pin.hashes.get(f, h) != h}
-            stale |= {f for f in pin.hashes if f not in hashes and self._maps(tracked.index, f)}
-            if stale:
-                self.report(Changed(files=tuple(sorted(stale)), catch_up=True))
-                for rel in stale:
-                    for ref in self._matcher.rules_for(rel):
-                        if ref.workflow == tracked.index:
-                            tracked.pending.setdefault(ref.rule, set()).add(rel)
-                self._process(tracked)
-                return
-        if tracked.pending:  # edits made while the API could not be reached
-            self._process(tracked)
+            stale |= {
+                f
+                for f, h in pin.hashes.items()
+                if h is not None and f not in hashes and self._maps(tracked.index, f)
+            }
+            tracked.caught_up = tuple(sorted(stale))
+            for rel in stale:
+                for ref in self._matcher.rules_for(rel):
+                    if ref.workflow == tracked.index:
+                        tracked.pending.setdefault(ref.rule, set()).add(rel)
+        if start:
+            self._start(tracked)
+
+    def _start(self, tracked: _Tracked) -> None:
+        """After pinning: deal with pending edits, or follow / remember the pinned run."""
+        pin = tracked.pin
+        if pin is None:
             return
-        if status.running and self.options.follow:
+        if tracked.caught_up:
+            self.report(Changed(files=tracked.caught_up, catch_up=True))
+            tracked.caught_up = ()
+        if tracked.pending:  # caught up, or edits made while the API could not be reached
+            self._process(tracked)
+        elif tracked.running and self.options.follow:
             self._follow(tracked, pin.workflow_id, pin.run_id)
-        elif not status.running and not self.options.dry_run:
+        elif not tracked.running and not self.options.dry_run:
             # Traces carry LLM usage, and a reset overwrites them (CONTRACT §5.5): read now.
             self._resetter.remember_usage(pin.workflow_id, pin.run_id)
 

@@ -77,17 +77,24 @@ def summary_line(summary: d.SessionSummary) -> str:
 
 
 def diff_lines(report: d.RunCompared) -> list[str]:
+    """Each changed output as a diff; the unchanged ones named together on one line."""
     lines: list[str] = []
+    same: list[str] = []
     for diff in report.diffs:
         name = "the workflow result" if diff.step == RESULT else diff.step
         if not diff.changed:
-            lines.append(f"  {name}: same output as run {report.previous_run_id}")
+            same.append(name)
             continue
         lines.append(f"  {name} changed (- run {report.previous_run_id}, + this run):")
         shown = diff.lines[:MAX_DIFF_LINES]
         lines.extend(f"    {line}" for line in shown)
         if len(diff.lines) > len(shown):
             lines.append(f"    ... {len(diff.lines) - len(shown)} more lines")
+    if same:
+        every = len(same) == len(report.diffs)
+        subject = "every output" if every else ", ".join(same)
+        verb = "is" if every or len(same) == 1 else "are"
+        lines.append(f"  {subject} {verb} the same as in run {report.previous_run_id}")
     return lines
 
 
@@ -139,12 +146,12 @@ class PlainView:
                 return [(f"changed while output-reset was not running: {', '.join(files)}", False)]
             case d.Changed(files=files) if self.verbose:
                 return [(f"changed: {', '.join(files)}", False)]
-            case d.WaitingForWorker(label=label, files=files, md_only=md_only):
+            case d.WaitingForWorker(label=label, files=files, md_only=md_only, timeout_s=limit):
                 what = "restart" if md_only else "load the new code"
                 return [
                     (
                         f"{label}: {', '.join(files)} changed; waiting for Output's worker to "
-                        f"{what}",
+                        f"{what} (up to {limit:.0f} s; --no-wait-worker skips this)",
                         False,
                     )
                 ]
