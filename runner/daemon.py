@@ -358,21 +358,24 @@ class Daemon:
 
     def _on_burst(self, burst: Burst) -> None:
         rels = {r for p in burst.paths if (r := self._matcher.relative(p)) is not None}
-        if self._config_rel() in rels:
-            self._reload_config()
-        structural = burst.overflowed or burst.events > STORM_EVENTS or self._folder_events
+        reloaded = self._config_rel() in rels and self._reload_config()
+        # Lost events, a storm (git checkout), folders moved, or new watches after a config
+        # change (events in between may be lost): trust nothing, re-check every mapped file.
+        structural = (
+            reloaded or burst.overflowed or burst.events > STORM_EVENTS or self._folder_events
+        )
         self._folder_events = False
         if structural:
-            # Lost events, a storm (git checkout) or folders moved: trust nothing, re-check all.
             self._refresh_watches()
             candidates = set(self._matcher.mapped_files()) | set(self._seen)
         else:
             candidates = {r for r in rels if self._matcher.rules_for(r) or r in self._seen}
         changed = self._rehash(candidates)
-        if not changed:
+        if changed:
+            self.report(Changed(files=tuple(sorted(changed))))
+        elif not reloaded:
             log.debug("burst of %d events: no content changed", burst.events)
             return
-        self.report(Changed(files=tuple(sorted(changed))))
         baseline = self._burst_baseline if self._burst_has_baseline else None
         self._add_pending(changed, baseline=baseline)
 
@@ -659,14 +662,15 @@ class Daemon:
 
     # -- config reload --------------------------------------------------------------------------
 
-    def _reload_config(self) -> None:
+    def _reload_config(self) -> bool:
+        """Load the edited config; True when it changed and is now in use."""
         try:
             fresh = load_config(self.config.path, shown_as=self.config.path.name)
         except ConfigError as exc:
             self.report(Notice(f"{exc} (still using the previous config)", level="error"))
-            return
+            return False
         if fresh == self.config:
-            return
+            return False
         old = {t.config.key: t for t in self._tracked}
         carried: set[str] = set()  # pending files, re-mapped through the new rules below
         self.config = fresh
@@ -695,9 +699,8 @@ class Daemon:
                 self._tracked[ref.workflow].pending.setdefault(ref.rule, set()).add(rel)
         for tracked in self._tracked:
             if tracked.pin is None:
-                self._pin(tracked, catch_up=False)
-            elif tracked.pending:
-                self._process(tracked)
+                self._pin(tracked, catch_up=False, start=False)
+        return True
 
 
 class _WorkerProbe(threading.Thread):
