@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,15 +25,6 @@ workflows:
       - files: {prompts}/draft@v1.prompt
         rerun: draftOutline
 """
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOutputApi]:
-    with FakeOutputApi(long_poll_cap_ms=1000) as api:
-        api.define_workflow(
-            "probe_three", [Step("extractTopics"), Step("draftOutline"), Step("polishDraft")]
-        )
-        yield api
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,15 +27,6 @@ workflows:
         rerun: draftOutline
 """
 NO_WAIT = Options(wait_worker=False, follow=False)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOutputApi]:
-    with FakeOutputApi(long_poll_cap_ms=500) as api:
-        api.define_workflow(
-            "probe_three", [Step("extractTopics"), Step("draftOutline"), Step("polishDraft")]
-        )
-        yield api
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,15 +26,6 @@ workflows:
         rerun: draftOutline
 """
 TOKEN = "tok-9f2c41d7e0b3a8655c1d"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOutputApi]:
-    with FakeOutputApi(long_poll_cap_ms=500) as api:
-        api.define_workflow(
-            "probe_three", [Step("extractTopics"), Step("draftOutline"), Step("polishDraft")]
-        )
-        yield api
 
 
 @pytest.fixture
