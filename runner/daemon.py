@@ -476,7 +476,7 @@ class Daemon:
                     self.report(
                         Notice(
                             f"{tracked.config.label}: Output's worker did not report new code "
-                            f"within {self.options.worker_timeout_s:.0f} s; resetting anyway"
+                            f"within {self.options.worker_timeout_s:g} s; resetting anyway"
                         )
                     )
                 self._process(tracked)

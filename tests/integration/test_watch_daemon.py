@@ -11,6 +11,7 @@ import os
 import queue
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -265,3 +266,80 @@ def test_an_api_outage_keeps_the_edit_pending(project: Path) -> None:
         engine.down = False
         call = next_reset(engine, timeout=10)
     assert call.step == "draftOutline"
+
+
+def test_edits_during_the_worker_wait_join_the_pending_reset(project: Path) -> None:
+    engine = RecordingEngine()
+    with Running(project, engine, Options(wait_worker=True, follow=False)) as running:
+        prompt(project).write_text("polish v2\n")
+        running.wait_for(WaitingForWorker)
+        prompt(project, "draft@v1.prompt").write_text("draft v2\n")
+        running.wait_for(Changed)
+        running.wait_for(Changed)
+        engine.marker = "catalog-2"
+        call = next_reset(engine)
+        decided = running.decision()
+        prompt(project).write_text("polish v3\n")
+        running.wait_for(WaitingForWorker)
+        engine.marker = "catalog-3"
+        after = next_reset(engine)
+    assert call.step == "extractTopics"  # the earlier of the two anchors
+    assert set(decided.decision.files) == {
+        "src/workflows/probe_three/prompts/polish@v1.prompt",
+        "src/workflows/probe_three/prompts/draft@v1.prompt",
+    }
+    assert after.step == "draftOutline"
+
+
+def test_the_worker_wait_times_out_with_a_warning(project: Path) -> None:
+    engine = RecordingEngine()
+    options = Options(wait_worker=True, follow=False, worker_timeout_s=0.3)
+    with Running(project, engine, options) as running:
+        prompt(project).write_text("v2\n")
+        notice = running.wait_for(Notice)
+        call = next_reset(engine)
+    assert notice.message == (
+        "rec-three-1: Output's worker did not report new code within 0.3 s; resetting anyway"
+    )
+    assert call.step == "draftOutline"
+
+
+def test_an_md_only_edit_waits_for_the_catalog_to_answer(tmp_path: Path) -> None:
+    config = make_project(tmp_path)
+    skills = tmp_path / "src" / "workflows" / "probe_three" / "prompts" / "skills"
+    skills.mkdir()
+    (skills / "tone.md").write_text("be kind\n")
+    config.write_text(
+        config.read_text()
+        + "      - files: src/workflows/probe_three/prompts/skills/*.md\n"
+        + "        rerun: polishDraft\n"
+    )
+    engine = RecordingEngine()
+    answered = threading.Event()
+    real = engine.wait_worker_answers
+
+    def wait_worker_answers() -> None:
+        real()
+        answered.set()
+
+    engine.wait_worker_answers = wait_worker_answers  # type: ignore[method-assign]
+    with Running(config, engine, Options(wait_worker=True, follow=False)) as running:
+        (skills / "tone.md").write_text("be kinder\n")
+        waiting = running.wait_for(WaitingForWorker)
+        call = next_reset(engine)
+    assert waiting.md_only
+    assert answered.is_set()  # the catalog query answered before the reset went out
+    assert call.step == "draftOutline"
+    assert engine.marker == "catalog-1"  # an .md edit does not change the catalog run
+
+
+def test_dry_run_decides_but_changes_nothing(project: Path) -> None:
+    engine = RecordingEngine()
+    options = Options(dry_run=True, follow=False)
+    with Running(project, engine, options) as running:
+        prompt(project).write_text("v2\n")
+        decided = running.decision()
+    assert decided.outcome is None
+    assert (decided.decision.kind, decided.decision.anchor) == ("reset", "draftOutline")
+    assert engine.resets.empty()
+    assert not (project.parent / ".output-reset" / "state.json").exists()
