@@ -236,3 +236,44 @@ def test_init_outside_an_output_project(tmp_path: Path) -> None:
     result = run_cli("init", str(tmp_path), cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.startswith("error: no src/workflows/**/workflow.ts found under ")
+
+
+def test_watch_json_emits_one_object_per_event(project: Path, fake: FakeOutputApi) -> None:
+    first = started(fake)
+    cli = Cli("watch", "--json", "--no-wait-worker", cwd=project)
+    try:
+        cli.expect('"event": "ready"')
+        (project / PROMPTS / "polish@v1.prompt").write_text("<user>polish v2</user>\n")
+        cli.expect('"event": "compared"')
+    finally:
+        code, _ = cli.stop()
+    events = [json.loads(line) for line in cli.output]
+    kinds = [e["event"] for e in events]
+    assert kinds[:2] == ["pinned", "ready"]
+    assert kinds[2:] == ["change", "decision", "step", "run_finished", "compared", "summary"]
+    decision = next(e for e in events if e["event"] == "decision")
+    assert decision["runId"] == first
+    assert decision["anchor"] == "draftOutline"
+    assert decision["newRunId"] == fake.latest_run("wf-1")
+    assert decision["kept"] == ["extractTopics", "draftOutline"]
+    assert decision["rerun"] == ["polishDraft"]
+    assert all("time" in e for e in events)
+    assert code == 0
+
+
+def test_plan_and_status_json(project: Path, fake: FakeOutputApi) -> None:
+    first = started(fake)
+    planned = run_cli("plan", "--json", f"{PROMPTS}/polish@v1.prompt", "README.md", cwd=project)
+    status = run_cli("status", "--json", cwd=project)
+    plan = json.loads(planned.stdout)
+    assert plan["unmapped"] == ["README.md"]
+    assert [(p["workflowId"], p["runId"], p["action"], p["anchor"]) for p in plan["plans"]] == [
+        ("wf-1", first, "reset", "draftOutline")
+    ]
+    workflows = json.loads(status.stdout)["workflows"]
+    assert workflows[0]["status"] == "completed"
+    assert [s["step"] for s in workflows[0]["steps"]] == [
+        "extractTopics",
+        "draftOutline",
+        "polishDraft",
+    ]
