@@ -276,10 +276,10 @@ class Resetter:
         risky = [s for s in decision.rerun if s in workflow.side_effects]
         if risky and (confirm is None or not confirm(risky)):
             names = ", ".join(risky)
+            files = " ".join(f"--file {f}" for f in decision.files) or "--step ..."
             raise SideEffectsDeclined(
-                f"skipped: this reset would run {names} again, which has side effects "
-                f"(steps: {{{risky[0]}: {{side_effects: true}}}}); reset by hand with "
-                "`output-reset reset --file ... --yes` if you mean it"
+                f"skipped: this reset would run {names} again, which is marked "
+                f"side_effects: true; to do it anyway: output-reset reset {files} --yes"
             )
         kept = dict.fromkeys(a.step for a in decision.kept if a.step in workflow.side_effects)
         return tuple(

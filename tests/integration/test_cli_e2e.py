@@ -277,3 +277,41 @@ def test_plan_and_status_json(project: Path, fake: FakeOutputApi) -> None:
         "draftOutline",
         "polishDraft",
     ]
+
+
+def test_reset_asks_before_rerunning_a_side_effect_step(project: Path, fake: FakeOutputApi) -> None:
+    started(fake)
+    config = project / "output-reset.yaml"
+    config.write_text(
+        config.read_text().replace(
+            "  - id: wf-1\n", "  - id: wf-1\n    steps:\n      polishDraft: {side_effects: true}\n"
+        )
+    )
+    refused = run_cli("reset", "--step", "draftOutline", cwd=project)
+    assert refused.returncode == 2
+    assert refused.stderr == (
+        "error: this reset runs polishDraft again, which has side effects; pass --yes to confirm\n"
+    )
+    assert fake.reset_requests() == []
+    done = run_cli("reset", "--step", "draftOutline", "--yes", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert len(fake.reset_requests()) == 1
+
+
+def test_reset_warns_when_a_replay_skips_a_side_effect_step(
+    project: Path, fake: FakeOutputApi
+) -> None:
+    started(fake)
+    config = project / "output-reset.yaml"
+    config.write_text(
+        config.read_text().replace(
+            "  - id: wf-1\n",
+            "  - id: wf-1\n    steps:\n      extractTopics: {side_effects: true}\n",
+        )
+    )
+    done = run_cli("reset", "--step", "draftOutline", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == (
+        "warning: extractTopics is replayed from history, not run again: its side effects are "
+        "not repeated\n"
+    )

@@ -376,3 +376,27 @@ def test_savings_use_the_usage_read_from_the_trace_before_the_reset(project: Pat
     assert savings.tokens == 1500
     assert savings.cost is None  # draftOutline's cost is unknown, so no total is claimed
     assert savings.seconds == pytest.approx(1.041, abs=0.01)  # 0.522 s + 0.519 s recorded
+
+
+def test_a_reset_that_would_rerun_a_side_effect_step_is_skipped_in_watch(project: Path) -> None:
+    config = project.read_text().replace(
+        "  - id: rec-three-1\n",
+        "  - id: rec-three-1\n    steps:\n      polishDraft: {side_effects: true}\n"
+        "      extractTopics: {side_effects: true}\n",
+    )
+    project.write_text(config)
+    engine = RecordingEngine()
+    with Running(project, engine, FAST) as running:
+        prompt(project).write_text("v2\n")
+        skipped = running.wait_for(Notice)
+        prompt(project, "draft@v1.prompt").write_text("draft v2\n")
+        also_skipped = running.wait_for(Notice)
+    assert skipped.message == (
+        "rec-three-1: skipped: this reset would run polishDraft again, which is marked "
+        "side_effects: true; to do it anyway: output-reset reset "
+        "--file src/workflows/probe_three/prompts/polish@v1.prompt --yes"
+    )
+    assert "would run polishDraft again" in also_skipped.message
+    assert engine.resets.empty()
+    log = (project.parent / ".output-reset" / "resets.jsonl").read_text().splitlines()
+    assert [json.loads(line)["outcome"] for line in log] == ["skipped", "skipped"]
