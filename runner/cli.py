@@ -144,6 +144,43 @@ def watch(
         engine.close()
 
 
+# -- demo -------------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    directory: Annotated[
+        Path,
+        typer.Option(
+            "--dir", help="Folder for the demo's prompts and config (created; edits are kept)."
+        ),
+    ] = Path("output-reset-demo"),
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say more.")] = False,
+) -> None:
+    """Try it in one command: a Temporal dev server, an example worker, prompts to edit."""
+    import threading
+
+    from runner.demo import run_demo
+    from runner.view import LiveView, PlainView
+
+    _logging(verbose)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            os._exit(130)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    view = LiveView(verbose=verbose) if sys.stdout.isatty() else PlainView(verbose=verbose)
+    try:
+        code = run_demo(directory, report=view.line, stop=stop, on_report=view.report)
+    finally:
+        view.close()
+    raise typer.Exit(code)
+
+
 # -- plan -------------------------------------------------------------------------------------
 
 

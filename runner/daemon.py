@@ -35,6 +35,7 @@ WORKER_TIMEOUT_S = 60.0
 WORKER_POLL_S = 0.5
 MD_PROBE_DELAY_S = 1.0
 MAX_RETRY_S = 30.0
+SIGNAL_CHECK_S = 1.0
 
 
 # -- what the daemon reports (the CLI renders these) ---------------------------------------
@@ -317,13 +318,13 @@ class Daemon:
                 self._on_burst(burst)
             self._retry_due()
 
-    def _next_deadline(self) -> float | None:
+    def _next_deadline(self) -> float:
         now = self.clock()
         deadlines = [d for d in (self._debouncer.deadline(),) if d is not None]
         deadlines += [t.retry_at for t in self._tracked if t.retry_at is not None]
-        if not deadlines:
-            return None
-        return max(0.0, min(deadlines) - now)
+        # Wake at least once a second: a signal delivered to another thread is only handled
+        # when the main thread runs Python code again (a blocked queue.get never would).
+        return max(0.0, min([*deadlines, now + SIGNAL_CHECK_S]) - now)
 
     def _handle(self, message: _Message) -> None:
         if isinstance(message, _FsEvent):
@@ -609,11 +610,15 @@ class Daemon:
     def _apply(
         self, tracked: _Tracked, pin: Pin, changes: list[Change], hashes: dict[str, str | None]
     ) -> Outcome:
-        # Stop showing the run we are about to replace, so its termination is not news.
-        if tracked.follower is not None:
-            tracked.follower.cancel()
-            tracked.follower = None
-        return self._resetter.apply(tracked.config, changes, pin=pin, hashes=hashes)
+        def before_send() -> None:
+            # Stop showing the run we are about to replace, so its termination is not news.
+            if tracked.follower is not None:
+                tracked.follower.cancel()
+                tracked.follower = None
+
+        return self._resetter.apply(
+            tracked.config, changes, pin=pin, hashes=hashes, before_send=before_send
+        )
 
     def _api_failed(self, tracked: _Tracked, exc: ApiError, what: str) -> None:
         if exc.retryable:

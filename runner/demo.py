@@ -37,6 +37,7 @@ EDIT_ME = "draft_digest.prompt"
 DEMO_INPUT = {"topic": "resetting workflow runs", "delay_ms": dict.fromkeys(STEPS, 300)}
 
 SERVER_READY_S = 30.0
+CHECK_TIMEOUT_S = 2.0
 WORKER_READY_S = 30.0
 FIRST_RUN_S = 60.0
 STOP_GRACE_S = 10.0
@@ -103,9 +104,9 @@ class DevServer:
                 str(db),
                 "--log-level",
                 "error",
-                "--namespace",
-                self.namespace,
             ]
+            if self.namespace != "default":  # "default" always exists
+                command += ["--namespace", self.namespace]
             with self.log_path.open("ab") as log:
                 self.process = subprocess.Popen(
                     command,
@@ -133,14 +134,14 @@ class DevServer:
         )
         try:
             while True:
+                if self.process.poll() is not None:
+                    return False  # e.g. the port was taken after free_port() chose it
                 try:
-                    engine.check()
+                    engine.check(timeout_s=CHECK_TIMEOUT_S)
                     return True
                 except ApiError as exc:
                     if not exc.retryable:
                         raise
-                if self.process.poll() is not None:
-                    return False
                 if time.monotonic() - began > SERVER_READY_S:
                     self.stop()
                     raise RunnerError(
@@ -221,6 +222,7 @@ class WorkerProcess:
         self._reader.start()
 
     def _read(self) -> None:
+        _block_signals()
         assert self.process.stdout is not None
         for raw in self.process.stdout:
             self.lines.put(raw.decode(errors="replace").rstrip("\n"))
@@ -287,6 +289,7 @@ def prepare_folder(workdir: Path, source: Path) -> Path:
         if not (prompts / prompt.name).exists():
             shutil.copyfile(prompt, prompts / prompt.name)
     shutil.rmtree(workdir / ".output-reset", ignore_errors=True)
+    shutil.rmtree(workdir / ".temporal", ignore_errors=True)
     return prompts
 
 
@@ -316,7 +319,7 @@ def run_demo(
         with contextlib.ExitStack() as cleanup:
             _demo(workdir, source, prompts, binary, report, stop, on_report, died, cleanup)
     except _Stopped:
-        return 0
+        pass
     return 1 if died.is_set() else 0
 
 
@@ -386,7 +389,8 @@ def _demo(
         if isinstance(event, Ready):
             report(f"edit {prompts / EDIT_ME} and save: the run resets from draft_digest")
             report("(any prompt in that folder works; Ctrl-C stops the demo)")
-        elif isinstance(event, RunFinished) and not stop.is_set():
+        elif isinstance(event, RunFinished) and on_report is None and not stop.is_set():
+            # (The CLI's view prints the new output itself, from the daemon's RunCompared.)
             with contextlib.suppress(ApiError):
                 _show_result(engine.history(event.workflow_id, event.run_id, payloads=True), report)
 
@@ -397,7 +401,10 @@ def _demo(
     )
     thread.start()
     try:
-        stop.wait()
+        # Wake now and then: a signal that lands on another thread only runs its Python
+        # handler (which sets `stop`) once this thread executes Python code again.
+        while not stop.wait(1.0):
+            pass
     finally:
         daemon.stop()
         thread.join()
@@ -406,6 +413,9 @@ def _demo(
 
 
 def _run_daemon(daemon: Daemon, failure: list[BaseException], stop: threading.Event) -> None:
+    # The watcher and follower threads the daemon starts inherit this mask: Ctrl-C is for
+    # the main thread.
+    _block_signals()
     try:
         daemon.run()
     except BaseException as exc:
@@ -430,6 +440,7 @@ def _supervise(
     """
 
     def watch() -> None:
+        _block_signals()
         code = process.wait()
         if not stop.is_set():
             died.set()
@@ -470,6 +481,10 @@ def _renderer(report: Say) -> Callable[[Report], None]:
             report(event.message)
 
     return render
+
+
+def _block_signals() -> None:
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 def _tail(path: Path, lines: int = 20) -> str:

@@ -188,6 +188,7 @@ class Resetter:
         reason: str | None = None,
         decision: Decision | None = None,
         confirm: Confirm | None = None,
+        before_send: Callable[[], None] | None = None,
     ) -> Outcome:
         """Plan against the pin and carry the decision out, under the state lock.
 
@@ -220,6 +221,8 @@ class Resetter:
             # Write-ahead: if we die before the answer, the next start finds the run by token.
             pin.in_flight = InFlight(token=token, base_run_id=pin.run_id, hashes=dict(hashes))
             self._save(workflow, pin)
+            if before_send is not None:
+                before_send()
             try:
                 new_run, recovered = self._execute(pin, decision, text, token)
             except ResetOutcomeUnknown as exc:

@@ -13,6 +13,7 @@ import asyncio
 import concurrent.futures
 import json
 import logging
+import signal
 import threading
 import time
 import uuid
@@ -46,6 +47,7 @@ from temporalio.api.workflowservice.v1 import (
     TerminateWorkflowExecutionRequest,
 )
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode, TLSConfig, WorkflowService
 
 from runner.config import EngineConfig, TlsConfig
@@ -88,6 +90,7 @@ _MAYBE_SENT = frozenset(
     }
 )
 _FAILURE_FIELDS = frozenset({"failure", "lastFailure"})
+_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 
 
 class _LoopThread:
@@ -99,6 +102,11 @@ class _LoopThread:
         self._thread.start()
 
     def _run(self) -> None:
+        # Signals are the main thread's business: block them here and in the SDK's runtime
+        # threads, which inherit this mask when `_start_runtime` creates them from this thread.
+        # A SIGINT delivered to a thread that never runs Python code is otherwise lost while
+        # the main thread sleeps (observed: `watch` then ignores its first Ctrl-C).
+        signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
         asyncio.set_event_loop(self._loop)
         try:
             self._loop.run_forever()
@@ -124,6 +132,8 @@ class _LoopThread:
         except TimeoutError:
             future.cancel()
             raise
+        except concurrent.futures.CancelledError:  # close() ended the loop under the call
+            raise ApiError("the Temporal engine is closed") from None
 
     def close(self) -> None:
         if self._thread.is_alive():
@@ -170,6 +180,7 @@ class TemporalEngine:
                 )
         loop = _LoopThread(f"output-reset-temporal-{config.address}")
         try:
+            loop.run(_start_runtime(), CALL_TIMEOUT_S)
             client = loop.run(
                 Client.connect(
                     config.address,
@@ -200,14 +211,15 @@ class TemporalEngine:
         self._client = None
         self._loop.close()
 
-    def check(self) -> None:
+    def check(self, timeout_s: float = CALL_TIMEOUT_S) -> None:
         """Raise an ApiError unless the server answers for the namespace (it is ready)."""
         self._call(
             self._service().describe_namespace(
                 DescribeNamespaceRequest(namespace=self.namespace),
-                timeout=timedelta(seconds=CALL_TIMEOUT_S),
+                timeout=timedelta(seconds=timeout_s),
             ),
             f"a question about namespace {self.namespace}",
+            timeout_s=timeout_s + 1,
         )
 
     # -- reads --------------------------------------------------------------------------------
@@ -265,6 +277,10 @@ class TemporalEngine:
             )
             try:
                 page = _result_unless_stopped(future, stop, LONG_POLL_S + 5)
+            except concurrent.futures.CancelledError:
+                if stop.is_set():
+                    return
+                raise ApiError("the Temporal engine is closed") from None
             except (RPCError, RuntimeError, TimeoutError) as exc:
                 error = self._mapped(exc, what)
                 if not error.retryable:
@@ -416,9 +432,11 @@ class TemporalEngine:
             raise ApiError("the Temporal engine is closed")
         return self._client.workflow_service
 
-    def _call(self, coro: Coroutine[Any, Any, T], what: str) -> T:
+    def _call(
+        self, coro: Coroutine[Any, Any, T], what: str, *, timeout_s: float = CALL_TIMEOUT_S + 5
+    ) -> T:
         try:
-            return self._loop.run(coro, CALL_TIMEOUT_S + 5)
+            return self._loop.run(coro, timeout_s)
         except (RPCError, RuntimeError, TimeoutError) as exc:
             raise self._mapped(exc, what) from None
 
@@ -674,6 +692,11 @@ def _short(message: str) -> str:
     if "Connection refused" in message:
         return "connection refused"
     return message if len(message) <= 200 else message[:197] + "..."
+
+
+async def _start_runtime() -> None:
+    """Create the SDK's shared runtime (and its threads) on the loop thread, if not yet."""
+    Runtime.default()
 
 
 def _result_unless_stopped(

@@ -1,0 +1,95 @@
+"""`run_demo`: its own dev server and worker process, an edit, a reset, nothing left behind."""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from runner.demo import find_temporal, run_demo
+
+pytestmark = pytest.mark.skipif(
+    find_temporal() is None, reason="the `temporal` CLI is neither next to Python nor on PATH"
+)
+
+
+def children() -> set[int]:
+    """Processes whose parent is this one (the demo's are in groups of their own)."""
+    mine = os.getpid()
+    found: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may contain spaces, so split after the last ")".
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == mine:
+            found.add(int(entry.name))
+    return found
+
+
+class Demo:
+    def __init__(self, folder: Path) -> None:
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        self.stop = threading.Event()
+        self.code: list[int] = []
+        self.thread = threading.Thread(
+            target=lambda: self.code.append(
+                run_demo(folder, report=self.lines.put, stop=self.stop)
+            ),
+            name="test-demo",
+        )
+
+    def wait_line(self, needle: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no line with {needle!r} in {timeout} s; saw {self.seen}")
+            try:
+                line = self.lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            self.seen.append(line)
+            if needle in line:
+                return line
+
+
+def test_the_demo_resets_on_an_edit_and_stops_every_process(tmp_path: Path) -> None:
+    before = children()
+    demo = Demo(tmp_path / "demo")
+    demo.thread.start()
+    try:
+        hint = demo.wait_line("edit ")
+        prompt = Path(hint.split()[1])
+        assert prompt == tmp_path / "demo" / "prompts" / "draft_digest.prompt"
+        assert children() - before, "the demo runs its server and worker as child processes"
+        prompt.write_text("Draft the digest as a limerick.\n")
+        decided = demo.wait_line("new run ")
+        assert decided.startswith("prompts/draft_digest.prompt changed: reset to the workflow task")
+        demo.wait_line("    draft_digest: Draft the digest as a limerick.")
+    finally:
+        demo.stop.set()
+        demo.thread.join(30)
+    assert not demo.thread.is_alive()
+    assert demo.code == [0]
+    assert children() == before
+    config = (tmp_path / "demo" / "output-reset.yaml").read_text()
+    assert "kind: temporal" in config
+    assert (tmp_path / "demo" / "invocations.jsonl").is_file()
+
+
+def test_stopping_the_demo_while_it_starts_leaves_nothing_behind(tmp_path: Path) -> None:
+    before = children()
+    stop = threading.Event()
+    stop.set()
+    assert run_demo(tmp_path / "demo", report=lambda line: None, stop=stop) == 0
+    assert children() == before
