@@ -26,6 +26,7 @@ from runner.config import CONFIG_NAME, Config, load_config
 from runner.errors import ApiError, RunnerError, UsageError
 
 if TYPE_CHECKING:
+    from runner.config import WorkflowConfig
     from runner.engine import Engine
     from runner.history import RunHistory
     from runner.paths import Matcher
@@ -382,7 +383,7 @@ def _usage_text(tokens: int | None, cost: float | None) -> str:
 
 
 def _step_table(
-    workflow: Any, history: RunHistory, children: dict[str, RunHistory]
+    workflow: WorkflowConfig, history: RunHistory, children: dict[str, RunHistory]
 ) -> list[dict[str, Any]]:
     files_by_step: dict[str, list[str]] = {}
     for rule in workflow.rules:
