@@ -179,13 +179,26 @@ class _Planner:
             return _none(
                 change, f"the run has just finished {step}; what follows will run on the new code"
             )
+        # Siblings scheduled before the reset point but not finished by it are dispatched
+        # again (CONTRACT §3.4): say so, it is the surprising part.
+        again = [
+            a.step
+            for a in run.activities
+            if a is not target
+            and not a.internal
+            and a.scheduled_id < boundary
+            and (a.completed_id is None or a.completed_id > boundary)
+        ]
+        also = (
+            f" ({', '.join(dict.fromkeys(again))} had not finished: it runs again)" if again else ""
+        )
         return RuleOutcome(
             change=change,
             kind="anchor",
             anchor=target.step,
             boundary=boundary,
             position=boundary if self.by_event else done,
-            why=f"keep {step}{nth} and re-run what follows",
+            why=f"keep {step}{nth} and re-run what follows{also}",
         )
 
     def _boundary_after(self, completed: int) -> int | None:

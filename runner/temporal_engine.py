@@ -93,7 +93,7 @@ _FAILURE_FIELDS = frozenset({"failure", "lastFailure"})
 _SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 
 
-class _LoopThread:
+class LoopThread:
     """One asyncio event loop on a private daemon thread; any thread may submit to it."""
 
     def __init__(self, name: str) -> None:
@@ -103,7 +103,7 @@ class _LoopThread:
 
     def _run(self) -> None:
         # Signals are the main thread's business: block them here and in the SDK's runtime
-        # threads, which inherit this mask when `_start_runtime` creates them from this thread.
+        # threads, which inherit this mask when `start_runtime` creates them from this thread.
         # A SIGINT delivered to a thread that never runs Python code is otherwise lost while
         # the main thread sleeps (observed: `watch` then ignores its first Ctrl-C).
         signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
@@ -150,7 +150,7 @@ class TemporalEngine:
     def __init__(
         self,
         client: Client,
-        loop: _LoopThread,
+        loop: LoopThread,
         *,
         address: str,
         namespace: str,
@@ -178,9 +178,9 @@ class TemporalEngine:
                     f"variable holding the API key for Temporal at {config.address}; set it in "
                     "the environment or in .env"
                 )
-        loop = _LoopThread(f"output-reset-temporal-{config.address}")
+        loop = LoopThread(f"output-reset-temporal-{config.address}")
         try:
-            loop.run(_start_runtime(), CALL_TIMEOUT_S)
+            loop.run(start_runtime(), CALL_TIMEOUT_S)
             client = loop.run(
                 Client.connect(
                     config.address,
@@ -229,7 +229,7 @@ class TemporalEngine:
         return RunStatus(
             workflow_id=info.execution.workflow_id or workflow_id,
             run_id=info.execution.run_id or run_id or "",
-            status=_status_name(info.status),
+            status=status_name(info.status),
             started_at=_epoch(info.start_time) if info.HasField("start_time") else None,
             workflow_type=info.type.name or None,
         )
@@ -276,7 +276,7 @@ class TemporalEngine:
                 )
             )
             try:
-                page = _result_unless_stopped(future, stop, LONG_POLL_S + 5)
+                page = result_unless_stopped(future, stop, LONG_POLL_S + 5)
             except concurrent.futures.CancelledError:
                 if stop.is_set():
                     return
@@ -492,7 +492,7 @@ class TemporalEngine:
                     RunStatus(
                         workflow_id=info.execution.workflow_id,
                         run_id=info.execution.run_id,
-                        status=_status_name(info.status),
+                        status=status_name(info.status),
                         started_at=_epoch(info.start_time) if info.HasField("start_time") else None,
                         workflow_type=info.type.name or None,
                     )
@@ -645,7 +645,7 @@ def _iso(event: HistoryEvent) -> str:
     return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _status_name(value: int) -> str:
+def status_name(value: int) -> str:
     try:
         name = WorkflowExecutionStatus.Name(value)  # type: ignore[arg-type]
     except ValueError:
@@ -694,12 +694,12 @@ def _short(message: str) -> str:
     return message if len(message) <= 200 else message[:197] + "..."
 
 
-async def _start_runtime() -> None:
+async def start_runtime() -> None:
     """Create the SDK's shared runtime (and its threads) on the loop thread, if not yet."""
     Runtime.default()
 
 
-def _result_unless_stopped(
+def result_unless_stopped(
     future: concurrent.futures.Future[T], stop: threading.Event, timeout: float
 ) -> T | None:
     """The call's result, or None as soon as `stop` is set (the call is then cancelled)."""

@@ -375,6 +375,9 @@ def test_a_reset_lists_what_it_keeps_and_what_re_runs() -> None:
 def test_a_redispatched_sibling_is_not_kept() -> None:
     # By name, "reset after fetchFast" resets before fetchSlow completed: it runs again.
     decision = decide(history_from("3-02"), change("fetchFast", "reset_after"))
+    assert decision.why == (
+        "keep fetchFast and re-run what follows (fetchSlow had not finished: it runs again)"
+    )
     assert [a.step for a in decision.kept] == ["fetchFast"]
     assert decision.rerun == ("fetchSlow", "loopStep", "combine")
 
