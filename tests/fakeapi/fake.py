@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
@@ -98,6 +99,26 @@ class FakeOutputApi:
         aliases: Sequence[str] = (),
     ) -> None:
         self._store.define(WorkflowDef(name, list(program), disable_trace, tuple(aliases)))
+
+    def add_closed_run(
+        self,
+        workflow_type: str,
+        workflow_id: str,
+        events: list[dict[str, Any]],
+        batch_ends: list[int] | None = None,
+    ) -> str:
+        """Serve a ready-made completed history (e.g. 50,000 events for a benchmark) without
+        running it; `events` are in the model's (payload-carrying) event shape."""
+        start_ms = ev.iso_to_ms(events[0]["eventTime"])
+        run = Run(workflow_id, str(uuid.uuid4()), workflow_type, start_ms, self._store.catalog_id)
+        run.events = list(events)
+        if batch_ends is not None:
+            run.batch_ends = list(batch_ends)
+        run.status = "completed"
+        run.close_ms = ev.iso_to_ms(events[-1]["eventTime"])
+        with self._store.cond:
+            self._store._register(run)
+        return run.run_id
 
     def start_run(self, workflow_name: str, workflow_id: str, input: Any = None) -> str:
         """Start a run as POST /workflow/start does; returns its run id."""
