@@ -249,6 +249,8 @@ class Daemon:
     def run(self) -> None:
         """Watch until `stop()`. Raises only for problems that make watching impossible."""
         self._seen = self._hash_all()
+        if not self.options.dry_run:
+            self.store.prepare()  # before the watcher: its creation is no news
         self._watcher = self._start_watcher()
         try:
             for tracked in self._tracked:
@@ -292,8 +294,8 @@ class Daemon:
     def _on_fs_event(self, path: str, is_dir: bool) -> None:
         """Called on the watcher's thread: filter cheaply, then hand over to the loop."""
         rel = self._matcher.relative(path)
-        if rel is None:
-            return
+        if rel is None or (is_dir and self._matcher.skip_dir(path)):
+            return  # e.g. node_modules or .output-reset appearing: nothing of ours in there
         if is_dir or rel == self._config_rel() or self._matcher.rules_for(rel) or rel in self._seen:
             self._queue.put(_FsEvent(path, is_dir, self.clock()))
 
@@ -540,11 +542,17 @@ class Daemon:
             tracked.caught_up = ()
         if tracked.pending:  # caught up, or edits made while the API could not be reached
             self._process(tracked)
-        elif tracked.running and self.options.follow:
+        elif tracked.running:
             self._follow(tracked, pin.workflow_id, pin.run_id)
-        elif not tracked.running and not self.options.dry_run:
-            # Traces carry LLM usage, and a reset overwrites them (CONTRACT §5.5): read now.
-            self._resetter.remember_usage(pin.workflow_id, pin.run_id)
+        else:
+            try:
+                # Read the finished run once now, so the first edit need not wait for it.
+                self._resetter.history(pin.workflow_id, pin.run_id)
+            except ApiError as exc:
+                log.info("could not read run %s yet: %s", pin.run_id, exc)
+            if not self.options.dry_run:
+                # Traces carry LLM usage, and a reset overwrites them (CONTRACT §5.5): read now.
+                self._resetter.remember_usage(pin.workflow_id, pin.run_id)
 
     def _maps(self, index: int, rel: str) -> bool:
         return any(ref.workflow == index for ref in self._matcher.rules_for(rel))
@@ -598,14 +606,13 @@ class Daemon:
         if outcome.new_run_id is None:
             return
         self._session.add(outcome)
-        if self.options.follow:
-            self._follow(
-                tracked,
-                outcome.decision.workflow_id,
-                outcome.new_run_id,
-                previous=outcome.decision.run_id,
-                rerun=outcome.decision.rerun,
-            )
+        self._follow(
+            tracked,
+            outcome.decision.workflow_id,
+            outcome.new_run_id,
+            previous=outcome.decision.run_id,
+            rerun=outcome.decision.rerun,
+        )
 
     def _apply(
         self, tracked: _Tracked, pin: Pin, changes: list[Change], hashes: dict[str, str | None]
@@ -651,16 +658,23 @@ class Daemon:
         previous: str | None = None,
         rerun: tuple[str, ...] = (),
     ) -> None:
+        """Follow the run; without --no-follow quietly, only to keep its history when done."""
         if tracked.follower is not None:
             tracked.follower.cancel()
+        resetter = self._resetter
+
+        def closed(history: RunHistory) -> None:
+            resetter.remember(history)
+            resetter.remember_usage(history.workflow_id, history.run_id)
+
         follower = _Follower(
             self.engine,
             workflow_id,
             run_id,
-            self.report,
+            self.report if self.options.follow else None,
             previous=previous,
             rerun=rerun,
-            on_closed=lambda h: self._resetter.remember_usage(h.workflow_id, h.run_id),
+            on_closed=closed,
         )
         tracked.follower = follower
         follower.start()
@@ -763,7 +777,7 @@ class _Follower(threading.Thread):
         engine: Engine,
         workflow_id: str,
         run_id: str,
-        report: Reporter,
+        report: Reporter | None,
         *,
         previous: str | None = None,
         rerun: tuple[str, ...] = (),
@@ -772,7 +786,8 @@ class _Follower(threading.Thread):
         super().__init__(name=f"output-reset-follow-{run_id[:8]}", daemon=True)
         self._engine = engine
         self._history = RunHistory(workflow_id=workflow_id, run_id=run_id)
-        self._report = report
+        self._quiet = report is None
+        self._report: Reporter = report or (lambda _: None)
         self._previous = previous
         self._rerun = rerun
         self._on_closed = on_closed
@@ -806,7 +821,7 @@ class _Follower(threading.Thread):
                     time.monotonic() - self._began,
                 )
             )
-            if self._previous is not None:
+            if self._previous is not None and not self._quiet:
                 old = self._engine.history(history.workflow_id, self._previous, payloads=True)
                 steps = self._rerun or tuple(history.steps_in_order())
                 diffs = tuple(compare_runs(old, history, steps))

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +28,7 @@ from runner.trace import Usage, slot, usage_by_step
 log = logging.getLogger(__name__)
 
 MAX_CHILDREN = 20
+CLOSED_HISTORIES = 16
 RECOVERY_ATTEMPTS = 3
 
 
@@ -90,6 +93,10 @@ class Resetter:
         self.engine = engine
         self.store = store
         self._sleep = sleep
+        # Closed runs never change: their histories are kept, so a reset of a finished run
+        # does not read the whole history again (the slow part of reacting to an edit).
+        self._closed: OrderedDict[tuple[str, str], RunHistory] = OrderedDict()
+        self._closed_lock = threading.Lock()
 
     # -- the pin ----------------------------------------------------------------------------
 
@@ -149,11 +156,31 @@ class Resetter:
 
     # -- reading ----------------------------------------------------------------------------
 
+    def history(self, workflow_id: str, run_id: str) -> RunHistory:
+        """A run's history: kept from earlier if the run had closed, else read now."""
+        with self._closed_lock:
+            kept = self._closed.get((workflow_id, run_id))
+            if kept is not None:
+                self._closed.move_to_end((workflow_id, run_id))
+                return kept
+        history = self.engine.history(workflow_id, run_id)
+        self.remember(history)
+        return history
+
+    def remember(self, history: RunHistory) -> None:
+        """Keep a closed run's history (a follower hands over the run it followed)."""
+        if not history.closed:
+            return
+        with self._closed_lock:
+            self._closed[(history.workflow_id, history.run_id)] = history
+            while len(self._closed) > CLOSED_HISTORIES:
+                self._closed.popitem(last=False)
+
     def load(
         self, pin: Pin, changes: Sequence[Change] = ()
     ) -> tuple[RunHistory, dict[str, RunHistory]]:
         """The pinned run's history, plus its children's when a re-run step is not in it."""
-        history = self.engine.history(pin.workflow_id, pin.run_id)
+        history = self.history(pin.workflow_id, pin.run_id)
         wanted = [c.rule.step for c in changes if c.rule.action == "rerun"]
         children: dict[str, RunHistory] = {}
         if any(not history.occurrences(step) for step in wanted):
@@ -168,7 +195,7 @@ class Resetter:
         for child in history.children:
             if len(into) >= MAX_CHILDREN or child.run_id is None or child.workflow_id in into:
                 continue
-            sub = self.engine.history(child.workflow_id, child.run_id)
+            sub = self.history(child.workflow_id, child.run_id)
             into[child.workflow_id] = sub
             self._load_children(sub, into, depth=depth + 1)
 
@@ -220,7 +247,9 @@ class Resetter:
             text = f"{reason or _default_reason(decision)} [{token}]"
             # Write-ahead: if we die before the answer, the next start finds the run by token.
             pin.in_flight = InFlight(token=token, base_run_id=pin.run_id, hashes=dict(hashes))
-            self._save(workflow, pin)
+            # Not fsynced: it guards against this process dying, which the page cache survives;
+            # the pin saved after the answer is.
+            self._save(workflow, pin, durable=False)
             if before_send is not None:
                 before_send()
             try:
@@ -316,10 +345,10 @@ class Resetter:
         pin.hashes.update(hashes)
         self._save(workflow, pin)
 
-    def _save(self, workflow: WorkflowConfig, pin: Pin) -> None:
+    def _save(self, workflow: WorkflowConfig, pin: Pin, *, durable: bool = True) -> None:
         """Persist the pin; if the state file cannot be written, go on with it in memory."""
         try:
-            self.store.save(workflow.key, pin)
+            self.store.save(workflow.key, pin, durable=durable)
         except StateError as exc:
             self.store.warn_once(f"{exc}; keeping the pin in memory only")
 

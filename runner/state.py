@@ -134,7 +134,7 @@ class StateStore:
             )
             return {}
 
-    def save(self, key: str, pin: Pin) -> None:
+    def save(self, key: str, pin: Pin, *, durable: bool = True) -> None:
         """Set one entry, keeping the others (callers hold `lock()`)."""
         pins = self.load()
         pin.updated_at = datetime.now(UTC).isoformat(timespec="seconds")
@@ -143,7 +143,7 @@ class StateStore:
             "version": STATE_VERSION,
             "workflows": {k: v.to_json() for k, v in sorted(pins.items())},
         }
-        self._write(self.path, json.dumps(document, indent=2, sort_keys=True) + "\n")
+        self._write(self.path, json.dumps(document, indent=2, sort_keys=True) + "\n", durable)
 
     # -- the audit log: one JSON object per line, appended with one write -------------------
 
@@ -227,27 +227,36 @@ class StateStore:
             finally:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
-    def _write(self, path: Path, text: str) -> None:
-        """Atomically: a crash leaves the old file or the new one, never half of one."""
+    def _write(self, path: Path, text: str, durable: bool = True) -> None:
+        """Atomically: a crash leaves the old file or the new one, never half of one.
+
+        `durable` also survives a power cut (fsync of the file and its folder)."""
         self._ensure_folder()
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             with tmp.open("w", encoding="utf-8") as handle:
                 handle.write(text)
                 handle.flush()
-                os.fsync(handle.fileno())
+                if durable:
+                    os.fsync(handle.fileno())
             os.replace(tmp, path)
-            fd = os.open(self.folder, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            if durable:
+                fd = os.open(self.folder, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise StateError(
                 f"cannot write {self.folder.name}/{path.name}: {_reason(exc)}"
             ) from None
+
+    def prepare(self) -> None:
+        """Create the state folder now if possible (later writes report their own errors)."""
+        with contextlib.suppress(StateError):
+            self._ensure_folder()
 
     def _ensure_folder(self) -> None:
         try:

@@ -80,6 +80,7 @@ class Watcher:
         self._split_parents: set[str] = set()
         self._watched_roots: set[WatchRoot] = set()
         self._scheduled: list[_Watch] = []
+        self._aliases: dict[str, str] = {}  # real folder -> the symlinked path it was asked as
         self._overflow_hook = _OverflowHook(on_overflow)
         self._lock = threading.Lock()
 
@@ -132,8 +133,13 @@ class Watcher:
         )
         if covered:
             return
+        # A symlinked folder: watch where it points (watchdog does not follow a symlink it
+        # is given), and report paths as the user sees them, under the link.
+        real = path.resolve()
+        if real != path:
+            self._aliases[str(real)] = str(path)
         watch = self._observer.schedule(
-            self._handler, str(path), recursive=recursive, event_filter=_EVENTS
+            self._handler, str(real), recursive=recursive, event_filter=_EVENTS
         )
         self._scheduled.append(_Watch(path, recursive, watch, _inode(path)))
 
@@ -173,13 +179,19 @@ class Watcher:
             except OSError as exc:
                 log.warning("cannot watch new folder %s: %s", path, exc.strerror)
 
+    def _logical(self, path: str) -> str:
+        for real, alias in self._aliases.items():
+            if path == real or path.startswith(real + os.sep):
+                return alias + path[len(real) :]
+        return path
+
     def _emit(self, event: FileSystemEvent) -> None:
-        src = os.fsdecode(event.src_path)
+        src = self._logical(os.fsdecode(event.src_path))
         is_dir = event.is_directory
         if isinstance(event, DirCreatedEvent):
             self._folder_created(src)
         self._sink(src, is_dir)
-        dest = os.fsdecode(getattr(event, "dest_path", "") or "")
+        dest = self._logical(os.fsdecode(getattr(event, "dest_path", "") or ""))
         if dest:
             if isinstance(event, DirMovedEvent):
                 self._folder_created(dest)

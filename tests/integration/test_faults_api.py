@@ -69,7 +69,7 @@ def test_500s_are_retried_and_the_edit_applied_once(
     api = engine(fake)
     with Running(project, api, NO_WAIT) as running:
         fake.inject(
-            "GET", r"/history$", status=500, body={"error": "Error", "message": "boom"}, times=2
+            "GET", r"/status$", status=500, body={"error": "Error", "message": "boom"}, times=2
         )
         edit(project, "polish v2\n")
         warning = running.wait_for(Notice)
@@ -86,7 +86,7 @@ def test_a_response_slower_than_the_timeout_is_retried(
 ) -> None:
     api = engine(fake, timeout_s=0.3)
     with Running(project, api, NO_WAIT) as running:
-        fake.inject_delay("GET", r"/history$", 1.0)
+        fake.inject_delay("GET", r"/status$", 1.0)
         edit(project, "polish v2\n")
         warning = running.wait_for(Notice)
         running.wait_for(Decided, timeout=15)
