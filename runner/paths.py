@@ -81,7 +81,7 @@ class Matcher:
                 spec = pathspec.GitIgnoreSpec.from_lines(rule.files)
                 self._rules.append((RuleRef(w, r), spec))
                 self._patterns.extend(p for p in rule.files if not p.startswith("!"))
-        self.rules_for = lru_cache(maxsize=65536)(self._rules_for)
+        self.rules_for = lru_cache(maxsize=4096)(self._rules_for)
 
     def relative(self, path: str | Path) -> str | None:
         """The POSIX path relative to the root, or None when it lies outside."""
