@@ -206,3 +206,30 @@ def test_the_api_dying_during_a_follow_is_survived(
     assert notice.message.endswith("; retrying")
     assert step.activity.step == "polishDraft"
     assert finished.status == "completed"
+
+
+def test_a_long_poll_answer_lost_mid_follow_is_picked_up_again(
+    project: Path, fake: FakeOutputApi, first_run: str
+) -> None:
+    gate = threading.Event()
+    fake.define_workflow(
+        "probe_three", [Step("extractTopics"), Step("draftOutline"), Step("polishDraft", gate=gate)]
+    )
+    api = engine(fake)
+    try:
+        with Running(project, api, Options(wait_worker=False, follow=True)) as running:
+            edit(project, "polish v2\n")
+            running.wait_for(Decided)
+            fake.wait_for_long_poll()
+            fake.drop_response("GET", r"/history$")  # the next answer never arrives
+            gate.set()
+            lost = running.wait_for(Notice, timeout=15)
+            step = running.wait_for(StepDone, timeout=15)
+            finished = running.wait_for(RunFinished, timeout=15)
+    finally:
+        gate.set()
+        api.close()
+    assert lost.message.startswith("lost the run ")
+    assert "the connection closed without an answer" in lost.message
+    assert step.activity.step == "polishDraft"
+    assert finished.status == "completed"

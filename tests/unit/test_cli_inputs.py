@@ -124,3 +124,21 @@ def test_a_token_over_plain_http_to_another_host_is_warned_about(
         "http://api.example.com:3001; use https for a remote API\n"
     )
     assert "s3cret" not in err
+
+
+def test_the_temporal_engine_without_its_sdk_says_how_to_install_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As if `pip install output-reset` had been run without the [temporal] extra.
+    monkeypatch.setitem(sys.modules, "temporalio", None)
+    monkeypatch.delitem(sys.modules, "runner.temporal_engine", raising=False)
+    config = tmp_path / "output-reset.yaml"
+    config.write_text(
+        "engine: {kind: temporal}\nworkflows: [{id: a, rules: [{files: x, rerun: s}]}]\n"
+    )
+    code, _, err = run_main(["status", "-c", str(config)], capsys)
+    assert (code, err) == (
+        2,
+        "error: engine.kind: temporal needs the Temporal SDK: "
+        "pip install 'output-reset[temporal]'\n",
+    )
