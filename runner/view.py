@@ -15,6 +15,7 @@ from typing import IO, Any
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.padding import Padding
 from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
@@ -222,7 +223,9 @@ class LiveView(PlainView):
         self._stop()
         self._run_id = run_id
         self._rows = dict.fromkeys(steps, "")
-        self._live = Live(self._table(), console=self._console, refresh_per_second=8)
+        self._live = Live(
+            self._table(), console=self._console, refresh_per_second=8, transient=True
+        )
         self._live.start()
 
     def _stop(self) -> None:
@@ -236,16 +239,20 @@ class LiveView(PlainView):
 
     def _table(self) -> Group:
         table = Table.grid(padding=(0, 2))
+        table.add_column(width=3)
+        running_shown = False
         for step, state in self._rows.items():
             if state:
-                table.add_row(
-                    Text("  " + state[0], style="green" if state[0] == "✓" else "red"),
-                    step,
-                    state[2:],
-                )
+                mark = Text(state[0], style="green" if state[0] == "✓" else "red")
+                table.add_row(mark, step, state[2:])
+            elif not running_shown:
+                running_shown = True  # steps run one after the other: the next one is running
+                table.add_row(Spinner("dots", style="cyan"), step, Text("running", style="cyan"))
             else:
-                table.add_row(Spinner("dots", style="cyan"), step, "running")
-        return Group(Text(f"  run {self._run_id}", style="dim"), table)
+                table.add_row(
+                    Text("·", style="dim"), Text(step, style="dim"), Text("to run", style="dim")
+                )
+        return Group(Text(f"  run {self._run_id}", style="dim"), Padding(table, (0, 0, 0, 2)))
 
 
 class JsonView:
