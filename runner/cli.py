@@ -43,11 +43,17 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+
+def flag(*names: str, **kwargs: Any) -> Any:
+    """A boolean option: shown without the `<bool>` value typer would print for it."""
+    return typer.Option(*names, metavar="", **kwargs)
+
+
 ConfigOption = Annotated[
     Path,
     typer.Option("--config", "-c", help="The config file.", show_default=True),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+JsonOption = Annotated[bool, flag("--json", help="Print JSON instead of text.")]
 
 
 def main() -> None:
@@ -78,7 +84,7 @@ def _version(value: bool) -> None:
 def _root(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+        flag("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
 ) -> None:
     pass
@@ -91,27 +97,23 @@ def _root(
 def watch(
     config: ConfigOption = Path(CONFIG_NAME),
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print each decision instead of resetting.")
+        bool, flag("--dry-run", help="Print each decision instead of resetting.")
     ] = False,
     no_follow: Annotated[
-        bool, typer.Option("--no-follow", help="Do not follow the new run after a reset.")
+        bool, flag("--no-follow", help="Do not follow the new run after a reset.")
     ] = False,
     no_wait_worker: Annotated[
         bool,
-        typer.Option(
-            "--no-wait-worker", help="Reset without waiting for Output's worker to reload."
-        ),
+        flag("--no-wait-worker", help="Reset without waiting for Output's worker to reload."),
     ] = False,
     no_catch_up: Annotated[
         bool,
-        typer.Option("--no-catch-up", help="Ignore edits made while output-reset was not running."),
+        flag("--no-catch-up", help="Ignore edits made while output-reset was not running."),
     ] = False,
-    poll: Annotated[
-        bool, typer.Option("--poll", help="Poll the files instead of using inotify.")
-    ] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say more.")] = False,
+    poll: Annotated[bool, flag("--poll", help="Poll the files instead of using inotify.")] = False,
+    verbose: Annotated[bool, flag("--verbose", "-v", help="Say more.")] = False,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object per event (for editors).")
+        bool, flag("--json", help="Print one JSON object per event (for editors).")
     ] = False,
 ) -> None:
     """Watch the mapped files and reset the pinned run when one really changes."""
@@ -156,7 +158,7 @@ def demo(
             "--dir", help="Folder for the demo's prompts and config (created; edits are kept)."
         ),
     ] = Path("output-reset-demo"),
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say more.")] = False,
+    verbose: Annotated[bool, flag("--verbose", "-v", help="Say more.")] = False,
 ) -> None:
     """Try it in one command: a Temporal dev server, an example worker, prompts to edit."""
     import threading
@@ -237,7 +239,7 @@ def reset(
         str | None, typer.Option("--reason", "-r", help="Recorded in the workflow history.")
     ] = None,
     yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Re-run steps marked side_effects without asking.")
+        bool, flag("--yes", "-y", help="Re-run steps marked side_effects without asking.")
     ] = False,
 ) -> None:
     """Reset the pinned run once, now, and pin the new run."""
@@ -475,7 +477,7 @@ def init(
         Path, typer.Argument(help="The Output project (the folder with src/workflows).")
     ] = Path(),
     force: Annotated[
-        bool, typer.Option("--force", help="Overwrite an existing output-reset.yaml.")
+        bool, flag("--force", help="Overwrite an existing output-reset.yaml.")
     ] = False,
 ) -> None:
     """Write an output-reset.yaml for an Output project: one rule per prompt and steps file."""
@@ -552,7 +554,7 @@ def show_schema(
 def validate(
     config: ConfigOption = Path(CONFIG_NAME),
     offline: Annotated[
-        bool, typer.Option("--offline", help="Check the file only; do not ask the API.")
+        bool, flag("--offline", help="Check the file only; do not ask the API.")
     ] = False,
 ) -> None:
     """Check the config; when the API answers, check every step against the pinned run."""
