@@ -255,6 +255,16 @@ class _Reader:
             raise self.fail(node, key_path, what)
         return value
 
+    def env_name(self, node: yaml.Node, key_path: str, secret: str) -> str:
+        """Secrets never live in the file: it names the environment variable holding one."""
+        return self.checked(
+            node,
+            key_path,
+            lambda v: _ENV_NAME.match(v) is not None,
+            f"expected the NAME of an environment variable (the {secret} itself never goes in "
+            "this file)",
+        )
+
     # -- the document -------------------------------------------------------------------
 
     def config(self, root: yaml.Node | None, path: Path) -> Config:
@@ -320,13 +330,7 @@ class _Reader:
                 "expected an http:// or https:// URL such as http://localhost:3001",
             ).rstrip("/")
         if "token_env" in fields:
-            token_env = self.checked(
-                fields["token_env"][1],
-                "api.token_env",
-                lambda v: _ENV_NAME.match(v) is not None,
-                "expected the NAME of an environment variable "
-                "(the token itself never goes in this file)",
-            )
+            token_env = self.env_name(fields["token_env"][1], "api.token_env", "token")
         if "catalog" in fields:
             catalog = self.checked(
                 fields["catalog"][1],
@@ -361,13 +365,7 @@ class _Reader:
             namespace = self.string(fields["namespace"][1], "engine.namespace")
         api_key_env = None
         if "api_key_env" in fields:
-            api_key_env = self.checked(
-                fields["api_key_env"][1],
-                "engine.api_key_env",
-                lambda v: _ENV_NAME.match(v) is not None,
-                "expected the NAME of an environment variable "
-                "(the key itself never goes in this file)",
-            )
+            api_key_env = self.env_name(fields["api_key_env"][1], "engine.api_key_env", "key")
         tls = self.tls(fields["tls"][1], root) if "tls" in fields else None
         return EngineConfig(
             kind=kind, address=address, namespace=namespace, tls=tls, api_key_env=api_key_env

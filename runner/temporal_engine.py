@@ -328,22 +328,13 @@ class TemporalEngine:
             workflow_task_finish_event_id=event_id,
             request_id=str(uuid.uuid4()),  # fresh each call: the server dedupes on it
         )
-        what = f"the reset of run {run_id} of {workflow_id} to event {event_id}"
-        try:
-            answer = self._loop.run(
-                self._service().reset_workflow_execution(
-                    request, retry=False, timeout=timedelta(seconds=CALL_TIMEOUT_S)
-                ),
-                CALL_TIMEOUT_S + 5,
-            )
-        except (RPCError, RuntimeError, TimeoutError) as exc:
-            if _maybe_sent(exc):
-                raise ResetOutcomeUnknown(
-                    f"{what} got no answer from Temporal at {self.address} ({_why(exc)}); it "
-                    "may have happened",
-                    retryable=False,
-                ) from None
-            raise self._mapped(exc, what) from None
+        answer = self._write(
+            self._service().reset_workflow_execution(
+                request, retry=False, timeout=timedelta(seconds=CALL_TIMEOUT_S)
+            ),
+            f"the reset of run {run_id} of {workflow_id} to event {event_id}",
+            "it may have happened",
+        )
         if not answer.run_id:
             raise ResetOutcomeUnknown("the reset answer carried no new run id", retryable=False)
         return answer.run_id
@@ -382,22 +373,27 @@ class TemporalEngine:
                 getattr(request, name).CopyFrom(getattr(latest, name))
         if latest.HasField("default_workflow_task_timeout"):
             request.workflow_task_timeout.CopyFrom(latest.default_workflow_task_timeout)
-        what = f"starting a {workflow_type} run as {workflow_id}"
+        answer = self._write(
+            self._service().start_workflow_execution(
+                request, retry=False, timeout=timedelta(seconds=CALL_TIMEOUT_S)
+            ),
+            f"starting a {workflow_type} run as {workflow_id}",
+            "a run may have started",
+        )
+        return answer.run_id
+
+    def _write(self, call: Coroutine[Any, Any, T], what: str, maybe: str) -> T:
+        """Send a request that must not be repeated: once, and if its answer is lost, say
+        that it may have happened instead of guessing."""
         try:
-            answer = self._loop.run(
-                self._service().start_workflow_execution(
-                    request, retry=False, timeout=timedelta(seconds=CALL_TIMEOUT_S)
-                ),
-                CALL_TIMEOUT_S + 5,
-            )
+            return self._loop.run(call, CALL_TIMEOUT_S + 5)
         except (RPCError, RuntimeError, TimeoutError) as exc:
             if _maybe_sent(exc):
                 raise ResetOutcomeUnknown(
-                    f"{what} got no answer ({_why(exc)}); a run may have started",
+                    f"{what} got no answer from Temporal at {self.address} ({_why(exc)}); {maybe}",
                     retryable=False,
                 ) from None
             raise self._mapped(exc, what) from None
-        return answer.run_id
 
     def terminate(self, workflow_id: str, run_id: str, reason: str) -> None:
         request = TerminateWorkflowExecutionRequest(
