@@ -197,7 +197,6 @@ class _Tracked:
     caught_up: tuple[str, ...] = ()
     waiting_ticket: int | None = None
     baseline: str | None = None
-    reload_files: bool = False
     retry_at: float | None = None
     failures: int = 0
     follower: _Follower | None = None
@@ -238,9 +237,14 @@ class Daemon:
     # -- lifecycle ----------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """Ask the loop to end; safe from a signal handler and from any thread."""
+        """Ask the loop to end; safe from a signal handler and from any thread.
+
+        From the main thread (a signal handler) only the flag is set: the loop may hold the
+        queue's lock right then, and it checks the flag at least once a second anyway. From
+        another thread the loop is also woken at once."""
         self._stop.set()
-        self._queue.put_nowait(_Wake())
+        if threading.current_thread() is not threading.main_thread():
+            self._queue.put_nowait(_Wake())
 
     @property
     def stopping(self) -> bool:
