@@ -81,16 +81,22 @@ class Matcher:
                 spec = pathspec.GitIgnoreSpec.from_lines(rule.files)
                 self._rules.append((RuleRef(w, r), spec))
                 self._patterns.extend(p for p in rule.files if not p.startswith("!"))
-        self.rules_for = lru_cache(maxsize=4096)(self._rules_for)
+        # Cached for file events (a storm repeats paths); start-up walks use the uncached one,
+        # or a 50,000-file tree would fill the cache for nothing.
+        self.rules_for = lru_cache(maxsize=16384)(self._rules_for)
+        self._prefix = os.fspath(self.root).rstrip(os.sep) + os.sep
 
     def relative(self, path: str | Path) -> str | None:
-        """The POSIX path relative to the root, or None when it lies outside."""
-        try:
-            rel = Path(path).relative_to(self.root)
-        except ValueError:
+        """The POSIX path relative to the root, or None when it lies outside.
+
+        String work, not PurePath: it runs for every file event of a storm."""
+        text = os.fspath(path)
+        if not text.startswith(self._prefix):
             return None
-        text = rel.as_posix()
-        return None if text == "." else text
+        rel = text[len(self._prefix) :]
+        if os.sep != "/":
+            rel = rel.replace(os.sep, "/")
+        return rel or None
 
     def ignored(self, rel: str) -> bool:
         return self._ignore.match_file(rel)
@@ -121,7 +127,7 @@ class Matcher:
         found: set[str] = set()
         for root in self.watch_roots():
             names = self.walk(root.path) if root.tree else self._flat(root.path)
-            found.update(rel for rel in names if self.rules_for(rel))
+            found.update(rel for rel in names if self._rules_for(rel))
         return sorted(found)
 
     def _flat(self, folder: Path) -> Iterator[str]:
