@@ -22,6 +22,7 @@ from runner.config import Rule
 from runner.engine import Engine
 from runner.history import RunHistory
 from runner.plan import Change
+from runner.state import StateStore
 
 T = TypeVar("T")
 
@@ -232,3 +233,26 @@ def write_config(
 def rules_for(steps: Iterable[str]) -> str:
     """One `rerun` rule per step, watching prompts/<step>.prompt."""
     return "".join(f"      - files: prompts/{s}.prompt\n        rerun: {s}\n" for s in steps)
+
+
+def pinned_run(project: Project, workflow_id: str) -> str:
+    """The run the state file pins for this workflow id."""
+    state = StateStore(project.root / ".output-reset")
+    assert state.path.is_file()
+    return state.load()[workflow_id].run_id
+
+
+def finish(watch: Watch) -> None:
+    """Ctrl-C: the watcher stops cleanly (exit code 0)."""
+    code = watch.interrupt()
+    assert code == 0, f"watch exited with {code}; stderr: {watch.stderr()}"
+
+
+def edit_and_wait(watch: Watch, project: Project, edits: dict[str, str]) -> dict[str, Any]:
+    """Edit prompts, then wait for the one reset and for its new run to finish."""
+    for step, text in edits.items():
+        project.edit(step, text)
+    decision = watch.wait_for("decision")
+    assert decision.get("newRunId"), decision
+    watch.wait_for("run_finished", runId=decision["newRunId"])
+    return decision

@@ -27,7 +27,6 @@ from examples.temporal_worker.workflows import STEPS
 from runner.demo import DevServer, WorkerProcess
 from runner.history import RunHistory
 from runner.plan import plan
-from runner.state import StateStore
 from runner.temporal_engine import TemporalEngine
 from tests.recordings import recording
 from tests.temporal.output_bridge import BridgeReset, OutputBridge
@@ -36,8 +35,11 @@ from tests.temporal.support import (
     REPO,
     Project,
     Watch,
+    edit_and_wait,
     eventually,
+    finish,
     new_id,
+    pinned_run,
     reset_after,
     rules_for,
     wait_closed,
@@ -76,25 +78,6 @@ def write_api_config(root: Path, url: str, workflow_id: str, rules: str) -> Path
         encoding="utf-8",
     )
     return path
-
-
-def pinned_run(project: Project, workflow_id: str) -> str:
-    state = StateStore(project.root / ".output-reset")
-    return state.load()[workflow_id].run_id
-
-
-def finish(watch: Watch) -> None:
-    code = watch.interrupt()
-    assert code == 0, f"watch exited with {code}; stderr: {watch.stderr()}"
-
-
-def edit_and_wait(watch: Watch, project: Project, edits: dict[str, str]) -> dict[str, Any]:
-    for step, text in edits.items():
-        project.edit(step, text)
-    decision = watch.wait_for("decision")
-    assert decision.get("newRunId"), decision
-    watch.wait_for("run_finished", runId=decision["newRunId"])
-    return decision
 
 
 def the_one_reset(

@@ -9,45 +9,24 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Any
 
 from examples.temporal_worker.worker import BackgroundWorker
 from runner.demo import DevServer, WorkerProcess
-from runner.state import StateStore
 from runner.temporal_engine import TemporalEngine
 from tests.temporal.support import (
     DIGEST_STEPS,
     REPO,
     Project,
     Watch,
+    edit_and_wait,
     eventually,
+    finish,
     new_id,
+    pinned_run,
     rules_for,
     wait_closed,
     write_config,
 )
-
-
-def pinned_run(project: Project, workflow_id: str) -> str:
-    state = StateStore(project.root / ".output-reset")
-    assert state.path == project.root / ".output-reset" / "state.json"
-    assert state.path.is_file()
-    return state.load()[workflow_id].run_id
-
-
-def finish(watch: Watch) -> None:
-    """Ctrl-C: the watcher stops cleanly (exit code 0)."""
-    code = watch.interrupt()
-    assert code == 0, f"watch exited with {code}; stderr: {watch.stderr()}"
-
-
-def edit_and_wait(watch: Watch, project: Project, edits: dict[str, str]) -> dict[str, Any]:
-    for step, text in edits.items():
-        project.edit(step, text)
-    decision = watch.wait_for("decision")
-    assert decision.get("newRunId"), decision
-    watch.wait_for("run_finished", runId=decision["newRunId"])
-    return decision
 
 
 def test_editing_the_third_prompt_resets_once_from_the_third_step(
