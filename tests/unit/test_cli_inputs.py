@@ -130,6 +130,8 @@ def test_the_temporal_engine_without_its_sdk_says_how_to_install_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # As if `pip install output-reset` had been run without the [temporal] extra.
+    for name in [n for n in sys.modules if n == "temporalio" or n.startswith("temporalio.")]:
+        monkeypatch.setitem(sys.modules, name, None)  # also when other tests imported it
     monkeypatch.setitem(sys.modules, "temporalio", None)
     monkeypatch.delitem(sys.modules, "runner.temporal_engine", raising=False)
     config = tmp_path / "output-reset.yaml"
