@@ -245,8 +245,9 @@ class _Planner:
                 anchor=anchor.step if anchor is not None else None,
                 boundary=first_by,
                 position=first_by,
-                why=f"reset to the workflow task that first scheduled {step}{where} "
-                f"(event {first_by}); keeps {kept} and everything else that finished before it",
+                why=f"the reset point is event {first_by}, the workflow task that first "
+                f"scheduled {step}{where}: {kept} and everything else that finished before it "
+                "is kept",
             )
         if anchor is None:
             return RuleOutcome(

@@ -74,7 +74,7 @@ def test_the_demo_resets_on_an_edit_and_stops_every_process(tmp_path: Path) -> N
         assert children() - before, "the demo runs its server and worker as child processes"
         prompt.write_text("Draft the digest as a limerick.\n")
         decided = demo.wait_line("new run ")
-        assert decided.startswith("prompts/draft_digest.prompt changed: reset to the workflow task")
+        assert decided.startswith("prompts/draft_digest.prompt changed: the reset point is event ")
         demo.wait_line("    draft_digest: Draft the digest as a limerick.")
     finally:
         demo.stop.set()

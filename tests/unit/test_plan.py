@@ -322,7 +322,10 @@ def test_by_event_rerun_inside_a_loop_keeps_the_earlier_iterations_of_other_step
     decision = plan([change("critique")], history, by_event=True)
     assert decision.boundary == first_critique.scheduled_by
     assert decision.anchor == "prepare"  # what the API could do: drafts re-run too
-    assert "keeps prepare and everything else" in decision.why
+    assert decision.why == (
+        f"the reset point is event {first_critique.scheduled_by}, the workflow task that first "
+        "scheduled critique: prepare and everything else that finished before it is kept"
+    )
 
 
 def test_by_event_reset_after_a_chosen_occurrence() -> None:
