@@ -57,16 +57,23 @@ class App:
         return header is not None and re.sub(r"^Basic\s", "", header) == self.token
 
 
-class _HttpServer(ThreadingHTTPServer):
-    daemon_threads = True
+class TrackingServer(ThreadingHTTPServer):
+    """A threading HTTP/1.1 server that knows its open connections, so that closing it can hang
+    them all up: a keep-alive handler thread would otherwise wait for its next request forever.
+    Also used by the Output API bridge on Temporal (tests/temporal/output_bridge.py)."""
+
     block_on_close = True  # server_close() joins the handler threads
 
-    def __init__(self, address: tuple[str, int], app: App) -> None:
-        self.app = app
-        self.closing = threading.Event()
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        closing: threading.Event,
+    ) -> None:
+        self.closing = closing
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
+        super().__init__(address, handler)
 
     def track(self, connection: socket.socket) -> None:
         with self._connections_lock:
@@ -83,6 +90,31 @@ class _HttpServer(ThreadingHTTPServer):
             connections = list(self._connections)
         for connection in connections:
             _hang_up(connection)
+
+
+class TrackingHandler(BaseHTTPRequestHandler):
+    """Keep-alive without Nagle's delay, registered with its TrackingServer while open."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # without it keep-alive responses wait ~40 ms (WATCHING.md)
+    server: TrackingServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection)
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError):
+            super().finish()
+        self.server.untrack(self.connection)
+
+
+class _HttpServer(TrackingServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], app: App) -> None:
+        self.app = app
+        super().__init__(address, _Handler, threading.Event())
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         logger.exception("fake API connection from %s failed", client_address)
@@ -120,19 +152,8 @@ class ApiServer:
         self._thread.join(timeout=10)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # without it keep-alive responses wait ~40 ms (WATCHING.md)
+class _Handler(TrackingHandler):
     server: _HttpServer
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.track(self.connection)
-
-    def finish(self) -> None:
-        with contextlib.suppress(OSError):
-            super().finish()
-        self.server.untrack(self.connection)
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("fake API: " + format, *args)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import concurrent.futures
-import contextlib
 import os
 import re
 import secrets
@@ -29,7 +28,6 @@ import uuid
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import UTC, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -63,6 +61,7 @@ from runner.temporal_engine import (
 from tests.fakeapi.faults import RecordedRequest, RequestLog
 from tests.fakeapi.model import ApiError
 from tests.fakeapi.routes import Response, parse_json_body
+from tests.fakeapi.server import TrackingHandler, TrackingServer
 from tests.fakeapi.validation import MISSING, Issues
 
 T = TypeVar("T")
@@ -582,51 +581,16 @@ def reset_point(events: Iterable[HistoryEvent], step: str) -> int:
 # -- HTTP transport ---------------------------------------------------------------------------
 
 
-class _HttpServer(ThreadingHTTPServer):
+class _HttpServer(TrackingServer):
     daemon_threads = False
-    block_on_close = True  # server_close() joins the handler threads
 
     def __init__(self, address: tuple[str, int], bridge: OutputBridge) -> None:
         self.bridge = bridge
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def track(self, connection: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.add(connection)
-        if self.bridge.closing.is_set():
-            _hang_up(connection)
-
-    def untrack(self, connection: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.discard(connection)
-
-    def hang_up_all(self) -> None:
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            _hang_up(connection)
+        super().__init__(address, _Handler, bridge.closing)
 
 
-def _hang_up(connection: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        connection.shutdown(socket.SHUT_RDWR)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # keep-alive answers would otherwise wait ~40 ms
+class _Handler(TrackingHandler):
     server: _HttpServer
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.track(self.connection)
-
-    def finish(self) -> None:
-        with contextlib.suppress(OSError):
-            super().finish()
-        self.server.untrack(self.connection)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
