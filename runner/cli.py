@@ -321,6 +321,9 @@ def status(
     as_json: JsonOption = False,
 ) -> None:
     """Show each pinned run: its status, its steps, and the files mapped to them."""
+    from runner.usage import Totals
+    from runner.view import totals_line
+
     _logging(False)
     cfg = _load(config)
     documents: list[dict[str, Any]] = []
@@ -340,9 +343,12 @@ def status(
                     "steps": steps,
                 }
             )
-        totals = _totals(resetter.store.read_log())
+        totals = Totals()
+        for entry in resetter.store.read_log():
+            if entry.get("outcome") in ("done", "recovered"):
+                totals.add_json(entry.get("saved"))
     if as_json:
-        typer.echo(json.dumps({"workflows": documents, "saved": totals}, indent=2))
+        typer.echo(json.dumps({"workflows": documents, "saved": totals.to_json()}, indent=2))
         return
     marks = {"completed": "✓", "running": "…", "failed": "✗", "not run": "·"}
     for doc in documents:
@@ -356,32 +362,8 @@ def status(
             files = ", ".join(s["files"])
             mark = marks.get(s["state"], " ")
             typer.echo(f"  {mark} {s['step']:<{width}}  {s['state']:<9}  {files}".rstrip())
-    if totals["resets"]:
-        typer.echo(
-            f"\nsaved so far: {_count(totals['resets'], 'reset')}, "
-            f"{_count(totals['steps'], 'step')} replayed instead of re-run, "
-            f"{totals['seconds']:.1f}s" + _usage_text(totals["tokens"], totals["cost"])
-        )
-
-
-def _totals(entries: list[dict[str, Any]]) -> dict[str, Any]:
-    totals: dict[str, Any] = {"resets": 0, "steps": 0, "seconds": 0.0, "tokens": None, "cost": None}
-    for entry in entries:
-        if entry.get("outcome") not in ("done", "recovered"):
-            continue
-        totals["resets"] += 1
-        saved = entry.get("saved") or {}
-        totals["steps"] += len(saved.get("steps") or [])
-        totals["seconds"] += float(saved.get("seconds") or 0.0)
-        for key in ("tokens", "cost"):
-            if saved.get(key) is not None:
-                totals[key] = (totals[key] or 0) + saved[key]
-    return totals
-
-
-def _usage_text(tokens: int | None, cost: float | None) -> str:
-    text = f", {tokens:,} tokens" if tokens is not None else ""
-    return text + (f", ${cost:.4f}" if cost is not None else "")
+    if totals.resets:
+        typer.echo(f"\n{totals_line(totals)}")
 
 
 def _step_table(

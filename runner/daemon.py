@@ -13,19 +13,35 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
 
-from runner.compare import OutputDiff, compare_runs
+from runner.compare import compare_runs
 from runner.config import Config, WorkflowConfig, load_config
 from runner.debounce import Burst, Debouncer
 from runner.engine import Engine
 from runner.errors import ApiError, ConfigError, ResetOutcomeUnknown, RunnerError
 from runner.history import Activity, RunHistory
 from runner.paths import Digest, Matcher, digest, reloads_worker
-from runner.plan import Change, Decision
-from runner.reset import OtherRunRunning, Outcome, Resetter, SideEffectsDeclined
-from runner.state import Pin, StateStore
+from runner.pins import Pin
+from runner.plan import Change
+from runner.reports import (
+    Changed,
+    ConfigReloaded,
+    Decided,
+    Notice,
+    Outcome,
+    Pinned,
+    Ready,
+    Reporter,
+    RunCompared,
+    RunFinished,
+    SessionSummary,
+    StepDone,
+    WaitingForWorker,
+)
+from runner.reset import OtherRunRunning, Resetter, SideEffectsDeclined
+from runner.state import StateStore
+from runner.usage import Totals
 from runner.watch import Watcher
 
 log = logging.getLogger(__name__)
@@ -36,112 +52,6 @@ WORKER_POLL_S = 0.5
 MD_PROBE_DELAY_S = 1.0
 MAX_RETRY_S = 30.0
 SIGNAL_CHECK_S = 1.0
-
-
-# -- what the daemon reports (the CLI renders these) ---------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Ready:
-    files: int
-    workflows: int
-    watches: int
-
-
-@dataclass(frozen=True, slots=True)
-class Pinned:
-    label: str
-    workflow_id: str
-    run_id: str
-    source: str
-    status: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Changed:
-    files: tuple[str, ...]
-    catch_up: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class WaitingForWorker:
-    label: str
-    files: tuple[str, ...]
-    md_only: bool
-    timeout_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class Decided:
-    """One line per decision: files, rule, anchor and why, and the new run when there is one."""
-
-    label: str
-    decision: Decision
-    outcome: Outcome | None  # None in a dry run
-
-
-@dataclass(frozen=True, slots=True)
-class StepDone:
-    workflow_id: str
-    run_id: str
-    activity: Activity
-
-
-@dataclass(frozen=True, slots=True)
-class RunFinished:
-    workflow_id: str
-    run_id: str
-    status: str
-    seconds: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class RunCompared:
-    """After a reset run finished: its outputs against the run it replaced."""
-
-    workflow_id: str
-    run_id: str
-    previous_run_id: str
-    diffs: tuple[OutputDiff, ...]
-    result: Any
-
-
-@dataclass(frozen=True, slots=True)
-class SessionSummary:
-    resets: int
-    steps_replayed: int
-    seconds: float
-    tokens: int | None
-    cost: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """Something went wrong or needs attention; the daemon keeps going."""
-
-    message: str
-    level: str = "warning"  # "warning" or "error"
-
-
-@dataclass(frozen=True, slots=True)
-class ConfigReloaded:
-    path: str
-
-
-Report = (
-    Ready
-    | Pinned
-    | Changed
-    | WaitingForWorker
-    | Decided
-    | StepDone
-    | RunFinished
-    | RunCompared
-    | Notice
-    | ConfigReloaded
-    | SessionSummary
-)
-Reporter = Callable[[Report], None]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -232,7 +142,7 @@ class Daemon:
         self._burst_has_baseline = False
         self._warned_down = False
         self._folder_events = False
-        self._session = _Totals()
+        self._session = Totals()
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -274,7 +184,7 @@ class Daemon:
 
     def _shutdown(self) -> None:
         if self._session.resets:
-            self.report(self._session.summary())
+            self.report(SessionSummary(replace(self._session)))
         if self._watcher is not None:
             self._watcher.stop()
         for tracked in self._tracked:
@@ -609,7 +519,7 @@ class Daemon:
             self.report(Notice(f"{workflow.label}: {note}"))
         if outcome.new_run_id is None:
             return
-        self._session.add(outcome)
+        self._session.add(outcome.savings)
         self._follow(
             tracked,
             outcome.decision.workflow_id,
@@ -865,29 +775,3 @@ class _Follower(threading.Thread):
                         )
                     )
                 self._cancel.wait(min(10.0, 0.25 * 2**failures))
-
-
-@dataclass
-class _Totals:
-    """What this session's resets saved, for the summary on exit."""
-
-    resets: int = 0
-    steps: int = 0
-    seconds: float = 0.0
-    tokens: int | None = None
-    cost: float | None = None
-
-    def add(self, outcome: Outcome) -> None:
-        self.resets += 1
-        savings = outcome.savings
-        if savings is None:
-            return
-        self.steps += len(savings.steps)
-        self.seconds += savings.seconds
-        if savings.tokens is not None:
-            self.tokens = (self.tokens or 0) + savings.tokens
-        if savings.cost is not None:
-            self.cost = (self.cost or 0.0) + savings.cost
-
-    def summary(self) -> SessionSummary:
-        return SessionSummary(self.resets, self.steps, self.seconds, self.tokens, self.cost)

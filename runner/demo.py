@@ -22,10 +22,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from runner.config import EngineConfig, load_config
-from runner.daemon import Daemon, Decided, Notice, Options, Pinned, Ready, Report, RunFinished
-from runner.daemon import StepDone as StepDoneReport
+from runner.daemon import Daemon, Options
 from runner.errors import ApiError, RunnerError, UsageError
 from runner.history import RunHistory
+from runner.reports import Decided, Notice, Pinned, Ready, Report, RunFinished
+from runner.reports import StepDone as StepDoneReport
 from runner.temporal_engine import TemporalEngine
 
 WORKFLOW_ID = "demo-digest"

@@ -21,9 +21,11 @@ from runner.config import Config, WorkflowConfig
 from runner.engine import Engine
 from runner.errors import ApiError, ResetOutcomeUnknown, RunnerError, StateError
 from runner.history import RunHistory
+from runner.pins import InFlight, Pin
 from runner.plan import Change, Decision, plan
-from runner.state import InFlight, Pin, StateStore
-from runner.trace import Usage, slot, usage_by_step
+from runner.reports import Outcome
+from runner.state import StateStore
+from runner.usage import Savings, savings, usage_by_step
 
 log = logging.getLogger(__name__)
 
@@ -47,37 +49,6 @@ Confirm = Callable[[list[str]], bool]
 class Resolved:
     pin: Pin
     source: str  # "state", "config" or "latest"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Savings:
-    """What replaying the kept steps saved, as recorded when they last ran."""
-
-    steps: tuple[str, ...]
-    seconds: float
-    tokens: int | None  # None: no trace carried usage for them
-    cost: float | None  # USD; None when any kept step's cost is unknown
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "steps": list(self.steps),
-            "seconds": self.seconds,
-            "tokens": self.tokens,
-            "cost": self.cost,
-        }
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Outcome:
-    """What applying a decision did."""
-
-    decision: Decision
-    pin: Pin
-    new_run_id: str | None
-    reason: str | None
-    recovered: bool = False
-    savings: Savings | None = None
-    notes: tuple[str, ...] = ()
 
 
 class Resetter:
@@ -368,31 +339,7 @@ class Resetter:
         return len(found)
 
     def savings(self, workflow_id: str, decision: Decision) -> Savings:
-        known = self.store.load_usage(workflow_id)
-        seconds = 0.0
-        tokens = 0
-        cost = 0.0
-        priced = bool(decision.kept)
-        measured = 0
-        for activity in decision.kept:
-            seconds += activity.duration_s or 0.0
-            raw = known.get(slot(activity.activity_type, activity.activity_id))
-            if raw is None:
-                priced = False
-                continue
-            usage = Usage.from_json(raw)
-            measured += 1
-            tokens += usage.tokens
-            if usage.cost is None:
-                priced = False
-            else:
-                cost += usage.cost
-        return Savings(
-            steps=tuple(a.step for a in decision.kept),
-            seconds=round(seconds, 3),
-            tokens=tokens if measured else None,
-            cost=round(cost, 6) if priced and measured else None,
-        )
+        return savings(decision.kept, self.store.load_usage(workflow_id))
 
     def _log(
         self,

@@ -20,10 +20,11 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from runner import daemon as d
+from runner import reports as d
 from runner.compare import RESULT, render
 from runner.plan import Decision
-from runner.reset import Outcome, Savings
+from runner.reports import Outcome
+from runner.usage import Savings, Totals
 
 MAX_DIFF_LINES = 40
 MAX_RESULT_LINES = 20
@@ -52,28 +53,35 @@ def decision_line(label: str, decision: Decision, outcome: Outcome | None) -> st
     return line
 
 
+def usage_text(tokens: int | None, cost: float | None) -> str:
+    """ ", 18,204 tokens, $0.0912": the LLM usage part of a savings line, where it is known."""
+    text = f", {tokens:,} tokens" if tokens is not None else ""
+    return text + (f", ${cost:.4f}" if cost is not None else "")
+
+
 def savings_line(savings: Savings) -> str | None:
     if not savings.steps:
         return None
     steps = ", ".join(dict.fromkeys(savings.steps))
-    extra = ""
-    if savings.tokens is not None:
-        extra = f", {savings.tokens:,} tokens"
-        if savings.cost is not None:
-            extra += f", ${savings.cost:.4f}"
+    extra = usage_text(savings.tokens, savings.cost if savings.tokens is not None else None)
     return f"replayed {steps} instead of re-running: saved {savings.seconds:.1f}s{extra}"
 
 
 def summary_line(summary: d.SessionSummary) -> str:
-    extra = ""
-    if summary.tokens is not None:
-        extra = f", {summary.tokens:,} tokens"
-    if summary.cost is not None:
-        extra += f", ${summary.cost:.4f}"
+    totals = summary.totals
     return (
-        f"this session: {count(summary.resets, 'reset')}, "
-        f"{count(summary.steps_replayed, 'step')} replayed instead of re-run, "
-        f"{summary.seconds:.1f}s saved{extra}"
+        f"this session: {count(totals.resets, 'reset')}, "
+        f"{count(totals.steps, 'step')} replayed instead of re-run, "
+        f"{totals.seconds:.1f}s saved{usage_text(totals.tokens, totals.cost)}"
+    )
+
+
+def totals_line(totals: Totals) -> str:
+    """What every logged reset saved (`status`)."""
+    return (
+        f"saved so far: {count(totals.resets, 'reset')}, "
+        f"{count(totals.steps, 'step')} replayed instead of re-run, "
+        f"{totals.seconds:.1f}s{usage_text(totals.tokens, totals.cost)}"
     )
 
 
@@ -363,14 +371,14 @@ def event_json(event: d.Report) -> dict[str, Any] | None:
             return {"event": "notice", "level": level, "message": message}
         case d.ConfigReloaded(path=path):
             return {"event": "config_reloaded", "path": path}
-        case d.SessionSummary():
+        case d.SessionSummary(totals=totals):
             return {
                 "event": "summary",
-                "resets": event.resets,
-                "stepsReplayed": event.steps_replayed,
-                "seconds": event.seconds,
-                "tokens": event.tokens,
-                "cost": event.cost,
+                "resets": totals.resets,
+                "stepsReplayed": totals.steps,
+                "seconds": totals.seconds,
+                "tokens": totals.tokens,
+                "cost": totals.cost,
             }
         case _:
             return None

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from runner.config import load_config
-from runner.daemon import Daemon, Decided, Options, Ready, Report
+from runner.daemon import Daemon, Options
 from runner.engine import Engine
+from runner.reports import Decided, Ready, Report
 
 R = TypeVar("R")
 

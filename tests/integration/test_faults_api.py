@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from runner.config import ApiConfig
-from runner.daemon import Decided, Notice, Options, RunFinished, StepDone
+from runner.daemon import Options
 from runner.output_api import OutputApi, resolve_settings
+from runner.reports import Decided, Notice, RunFinished, StepDone
 from tests.daemon_harness import Running
 from tests.fakeapi import FakeOutputApi, Step
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from runner.config import load_config
-from runner.daemon import Notice, Options
+from runner.daemon import Options
 from runner.paths import Matcher
+from runner.reports import Notice
 from runner.watch import Watcher, WatchError
 from tests.daemon_harness import Running
 from tests.engines import RecordingEngine, ResetCall

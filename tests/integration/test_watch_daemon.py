@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.daemon import Changed, ConfigReloaded, Notice, Options, WaitingForWorker
+from runner.daemon import Options
+from runner.reports import Changed, ConfigReloaded, Notice, WaitingForWorker
 from tests.daemon_harness import Running, make_project
 from tests.engines import RecordingEngine, ResetCall
 

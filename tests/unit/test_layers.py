@@ -1,94 +1,207 @@
-"""The architecture, checked: dependencies point one way, each foreign library has one home."""
+"""The architecture, checked: dependencies point one way, the core is pure, each foreign
+library has one home. Every rule is also shown to catch a bad example.
+"""
 
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 RUNNER = Path(__file__).resolve().parents[2] / "runner"
 
-# What each module may import from runner (cli -> daemon -> adapters/core -> config/errors).
-ALLOWED: dict[str, set[str]] = {
-    "errors": set(),
-    "environment": set(),
-    "debounce": set(),
-    "history": set(),
-    "trace": set(),
-    "compare": {"history"},
-    "schema": {"config"},
-    "scaffold": {"errors"},
-    "config": {"errors"},
-    "state": {"errors"},
-    "paths": {"config"},
-    "plan": {"config", "history"},
-    "engine": {"history"},
-    "watch": {"errors", "paths"},
-    "output_api": {"config", "engine", "errors", "history"},
-    "temporal_engine": {"config", "engine", "errors", "history"},
-    "reset": {"config", "engine", "errors", "history", "plan", "state", "trace"},
-    "daemon": {
-        "compare",
-        "config",
-        "debounce",
-        "engine",
-        "errors",
-        "history",
-        "paths",
-        "plan",
-        "reset",
-        "state",
-        "watch",
-    },
-}
-# The one module allowed to import each foreign dependency.
+# Lowest layer first: a module may import only modules listed before it (a package counts as
+# one entry, and its own modules may import one another).
+ORDER = (
+    "errors",
+    "pins",
+    "history",
+    "debounce",
+    "config",
+    "environment",
+    "plan",
+    "compare",
+    "usage",
+    "reports",
+    "engine",
+    "paths",
+    "watch",
+    "state",
+    "output_api",
+    "temporal_engine",
+    "reset",
+    "daemon",
+    "view",
+    "scaffold",
+    "schema",
+    "demo",
+    "cli",
+    "__main__",
+)
+# The pure core decides; it never touches the OS, the network or a clock.
+PURE = frozenset(
+    {"errors", "pins", "history", "debounce", "plan", "compare", "usage", "reports", "tracker"}
+)
+IMPURE = frozenset(
+    {"time", "socket", "threading", "os", "subprocess", "httpx", "watchdog", "temporalio"}
+)
+# The view renders what the core produced; it reaches no adapter.
+PRESENTATION = frozenset({"view"})
+# Orchestration talks to whatever engine it is given, through the Protocol in engine.py.
+ORCHESTRATION = frozenset({"runs", "resetter", "follow", "probe", "daemon", "tracker"})
+ENGINES = frozenset({"output_api", "temporal_engine", "temporal"})
+# The one place allowed to import each foreign dependency.
 FOREIGN = {
-    "yaml": "config",
-    "httpx": "output_api",
-    "watchdog": "watch",
-    "pathspec": "paths",
-    "temporalio": "temporal_engine",
-    "typer": "cli",
-    "rich": "view",
+    "yaml": ("config",),
+    "httpx": ("output_api",),
+    "watchdog": ("watch",),
+    "pathspec": ("paths",),
+    "temporalio": ("temporal", "temporal_engine"),
+    "google": ("temporal", "temporal_engine"),
+    "typer": ("cli",),
+    "rich": ("view",),
 }
 
 
-def imports_of(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-            if node.module == "runner":
-                names.update(f"runner.{alias.name}" for alias in node.names)
-    return names
+@dataclass(frozen=True, slots=True)
+class Module:
+    name: str  # the entry in ORDER: "daemon", or "temporal" for runner/temporal/adapter.py
+    path: str
+    source: str
 
 
-def test_each_module_imports_only_lower_layers() -> None:
-    for path in sorted(RUNNER.glob("*.py")):
-        module = path.stem
-        if module not in ALLOWED:
+def runner_modules() -> list[Module]:
+    found: list[Module] = []
+    for path in sorted(RUNNER.rglob("*.py")):
+        rel = path.relative_to(RUNNER)
+        if rel.parts == ("__init__.py",):
             continue
-        inner = {n.split(".")[1] for n in imports_of(path) if n.startswith("runner.")}
-        upward = inner - ALLOWED[module] - {"__init__"}
-        assert not upward, f"runner/{path.name} reaches up to {sorted(upward)}"
+        name = rel.parts[0].removesuffix(".py")
+        found.append(Module(name, f"runner/{rel}", path.read_text(encoding="utf-8")))
+    return found
 
 
-def test_every_module_has_a_layer() -> None:
-    modules = {p.stem for p in RUNNER.glob("*.py")} - {
-        "__init__",
-        "__main__",
-        "cli",
-        "demo",
-        "view",
-    }
-    assert modules <= set(ALLOWED), f"add {sorted(modules - set(ALLOWED))} to ALLOWED"
+def violations(module: Module, order: tuple[str, ...] = ORDER) -> list[str]:
+    """Every rule this module breaks, one line each."""
+    problems: list[str] = []
+    rank = {name: i for i, name in enumerate(order)}
+    if module.name not in rank:
+        return [f"{module.path}: not in ORDER; give it a layer"]
+    for node in ast.walk(ast.parse(module.source)):
+        if isinstance(node, ast.ImportFrom) and node.level > 0:
+            problems.append(f"{module.path}: relative import (use runner.<module>)")
+            continue
+        for imported in _names(node):
+            top = imported.split(".")[0]
+            if top == "runner":
+                problems += _inner(module, imported, rank)
+            elif module.name in PURE and top in IMPURE:
+                problems.append(f"{module.path}: the pure core imports {top}")
+            elif top in FOREIGN and module.name not in FOREIGN[top]:
+                problems.append(f"{module.path}: imports {top}; only {FOREIGN[top][0]} may")
+    return problems
 
 
-def test_foreign_libraries_have_one_home() -> None:
-    for path in sorted(RUNNER.glob("*.py")):
-        for name in imports_of(path):
-            top = name.split(".")[0]
-            home = FOREIGN.get(top)
-            if home is not None:
-                assert path.stem == home, f"runner/{path.name} imports {top}; only {home} may"
+def _names(node: ast.AST) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if isinstance(node, ast.ImportFrom) and node.module:
+        if node.module == "runner":
+            return [f"runner.{alias.name}" for alias in node.names]
+        return [node.module]
+    return []
+
+
+def _inner(module: Module, imported: str, rank: dict[str, int]) -> list[str]:
+    parts = imported.split(".")
+    if len(parts) < 2 or parts[1] == "__version__":
+        return []
+    target = parts[1]
+    if target == module.name:
+        return []  # inside one package
+    if target not in rank:
+        return [f"{module.path}: imports runner.{target}, which has no layer"]
+    if rank[target] >= rank[module.name]:
+        return [f"{module.path}: reaches up to runner.{target}"]
+    if module.name in PURE and target not in PURE and target != "config":
+        return [f"{module.path}: the pure core imports runner.{target}, an adapter"]
+    if module.name in PRESENTATION and target not in PURE:
+        return [f"{module.path}: the view imports runner.{target}; it renders core data only"]
+    if module.name in ORCHESTRATION and target in ENGINES:
+        return [f"{module.path}: imports the {target} engine; use the Engine Protocol"]
+    return []
+
+
+# -- the rules, on this code -------------------------------------------------------------------
+
+
+def test_every_module_keeps_to_its_layer() -> None:
+    problems = [p for module in runner_modules() for p in violations(module)]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_order_names_only_modules_that_exist() -> None:
+    present = {m.name for m in runner_modules()}
+    assert set(ORDER) - present - {"__main__"} == set(), "remove modules that are gone"
+
+
+# -- the rules, each shown to catch a bad example -------------------------------------------
+
+# A layering of made-up modules with the roles the rules name.
+EXAMPLE = (
+    "errors",
+    "history",
+    "config",
+    "plan",
+    "compare",
+    "tracker",
+    "state",
+    "output_api",
+    "temporal",
+    "daemon",
+    "view",
+    "demo",
+    "cli",
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "source", "expected"),
+    [
+        ("plan", "from .history import RunHistory\n", "relative import"),
+        ("plan", "import time\n", "the pure core imports time"),
+        ("tracker", "import threading\n", "the pure core imports threading"),
+        ("history", "from os import path\n", "the pure core imports os"),
+        ("compare", "import socket\n", "the pure core imports socket"),
+        ("tracker", "from runner.state import StateStore\n", "reaches up to runner.state"),
+        ("plan", "from runner.tracker import Tracker\n", "reaches up to runner.tracker"),
+        ("view", "from runner.temporal import TemporalEngine\n", "the view imports"),
+        ("view", "from runner.daemon import Daemon\n", "the view imports runner.daemon"),
+        ("demo", "from runner.cli import main\n", "reaches up to runner.cli"),
+        ("daemon", "from runner.output_api import OutputApi\n", "use the Engine Protocol"),
+        ("view", "import httpx\n", "only output_api may"),
+        ("daemon", "from watchdog.observers import Observer\n", "only watch may"),
+        ("cli", "import yaml\n", "only config may"),
+        ("gadgets", "import json\n", "not in ORDER"),
+        ("view", "from runner.gadgets import x\n", "has no layer"),
+    ],
+)
+def test_a_rule_catches_a_bad_example(name: str, source: str, expected: str) -> None:
+    found = violations(Module(name, f"runner/{name}.py", source), EXAMPLE)
+    assert any(expected in problem for problem in found), found
+
+
+def test_good_examples_pass() -> None:
+    good = [
+        Module("plan", "runner/plan.py", "from runner.history import RunHistory\nimport bisect\n"),
+        Module("cli", "runner/cli.py", "import typer\nfrom runner.daemon import Daemon\n"),
+        Module(
+            "temporal",
+            "runner/temporal/adapter.py",
+            "from runner.temporal.loop import LoopThread\nimport temporalio\n",
+        ),
+        Module("tracker", "runner/tracker.py", "from runner.config import Rule\n"),
+    ]
+    assert [p for m in good for p in violations(m, EXAMPLE)] == []

@@ -6,10 +6,10 @@ import io
 
 from rich.console import Console
 
-from runner import daemon as d
+from runner import reports as d
 from runner.compare import RESULT, OutputDiff
 from runner.plan import plan
-from runner.reset import Savings
+from runner.usage import Savings, Totals
 from runner.view import JsonView, LiveView, PlainView, decision_line, diff_lines, savings_line
 from tests.recordings import history_from
 from tests.unit.test_plan import change
@@ -40,7 +40,7 @@ def test_savings_and_summary_lines() -> None:
     )
     assert savings_line(Savings(steps=(), seconds=0, tokens=None, cost=None)) is None
     view = PlainView(verbose=False)
-    assert view.render(d.SessionSummary(3, 5, 12.5, None, None)) == [
+    assert view.render(d.SessionSummary(Totals(resets=3, steps=5, seconds=12.5))) == [
         ("this session: 3 resets, 5 steps replayed instead of re-run, 12.5s saved", False)
     ]
 
@@ -83,8 +83,8 @@ def test_live_view_runs_through_a_reset() -> None:
     view = LiveView(verbose=False)
     buffer = io.StringIO()
     view._console = Console(file=buffer, force_terminal=True, width=120)  # a terminal in memory
-    from runner.reset import Outcome
-    from runner.state import Pin
+    from runner.pins import Pin
+    from runner.reports import Outcome
 
     outcome = Outcome(
         decision=decision,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runner.trace import Usage, slot, usage_by_step
+from runner.usage import Usage, slot, usage_by_step
 
 
 def llm(tokens: int, cost: float | None) -> dict[str, Any]:

@@ -1,0 +1,131 @@
+"""What the daemon reports as it works, and what carrying out a decision did (pure data).
+
+The daemon and its helpers produce these; the views (`view.py`, the demo) render them. Nothing
+here does anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from runner.compare import OutputDiff
+from runner.history import Activity
+from runner.pins import Pin
+from runner.plan import Decision
+from runner.usage import Savings, Totals
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    """What applying a decision did."""
+
+    decision: Decision
+    pin: Pin
+    new_run_id: str | None
+    reason: str | None
+    recovered: bool = False
+    savings: Savings | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    files: int
+    workflows: int
+    watches: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pinned:
+    label: str
+    workflow_id: str
+    run_id: str
+    source: str
+    status: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Changed:
+    files: tuple[str, ...]
+    catch_up: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingForWorker:
+    label: str
+    files: tuple[str, ...]
+    md_only: bool
+    timeout_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """One line per decision: files, rule, anchor and why, and the new run when there is one."""
+
+    label: str
+    decision: Decision
+    outcome: Outcome | None  # None in a dry run
+
+
+@dataclass(frozen=True, slots=True)
+class StepDone:
+    workflow_id: str
+    run_id: str
+    activity: Activity
+
+
+@dataclass(frozen=True, slots=True)
+class RunFinished:
+    workflow_id: str
+    run_id: str
+    status: str
+    seconds: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunCompared:
+    """After a reset run finished: its outputs against the run it replaced."""
+
+    workflow_id: str
+    run_id: str
+    previous_run_id: str
+    diffs: tuple[OutputDiff, ...]
+    result: Any
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary:
+    """On exit: what this session's resets saved."""
+
+    totals: Totals
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something went wrong or needs attention; the daemon keeps going."""
+
+    message: str
+    level: str = "warning"  # "warning" or "error"
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigReloaded:
+    path: str
+
+
+Report = (
+    Ready
+    | Pinned
+    | Changed
+    | WaitingForWorker
+    | Decided
+    | StepDone
+    | RunFinished
+    | RunCompared
+    | Notice
+    | ConfigReloaded
+    | SessionSummary
+)
+Reporter = Callable[[Report], None]
