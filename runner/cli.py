@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import signal
 import sys
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -31,7 +28,7 @@ if TYPE_CHECKING:
     from runner.history import RunHistory
     from runner.paths import Matcher
     from runner.plan import Change, Decision
-    from runner.reset import Resetter
+    from runner.resetter import Resetter
 
 app = typer.Typer(
     name="output-reset",
@@ -118,6 +115,7 @@ def watch(
 ) -> None:
     """Watch the mapped files and reset the pinned run when one really changes."""
     from runner.daemon import Daemon, Options
+    from runner.signals import StopOnSignals
     from runner.view import make_view
 
     _logging(verbose)
@@ -132,16 +130,9 @@ def watch(
     )
     view = make_view(as_json=as_json, verbose=verbose, live=sys.stdout.isatty())
     daemon = Daemon(cfg, engine, view.report, options=options)
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        if daemon.stopping:
-            os._exit(130)  # a second Ctrl-C: the user really wants out now
-        daemon.stop()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
     try:
-        daemon.run()
+        with StopOnSignals(daemon.stop):
+            daemon.run()
     finally:
         view.close()
         engine.close()
@@ -164,21 +155,15 @@ def demo(
     import threading
 
     from runner.demo import run_demo
+    from runner.signals import StopOnSignals
     from runner.view import LiveView, PlainView
 
     _logging(verbose)
     stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set():
-            os._exit(130)
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
     view = LiveView(verbose=verbose) if sys.stdout.isatty() else PlainView(verbose=verbose)
     try:
-        code = run_demo(directory, report=view.line, stop=stop, on_report=view.report)
+        with StopOnSignals(stop.set):
+            code = run_demo(directory, report=view.line, stop=stop, on_report=view.report)
     finally:
         view.close()
     raise typer.Exit(code)
@@ -206,7 +191,7 @@ def plan(
         for index, changes in sorted(per_workflow.items()):
             workflow = cfg.workflows[index]
             pin = resetter.resolve(workflow, {}, persist=False).pin
-            decision = resetter.decide(pin, changes)
+            decision = resetter.runs.decide(pin, changes)
             results.append(decision_json(workflow.label, decision))
             if not as_json:
                 typer.echo(f"{workflow.label} (run {pin.run_id}): {_describe(decision)}")
@@ -269,7 +254,7 @@ def reset(
         if step is not None:
             # Like `npx output workflow reset --step`: keep that step, re-run what follows.
             asked = Rule(files=(), action="reset_after", step=step, line=0)
-            decision = resetter.decide(pin, [Change(rule=asked, files=())])
+            decision = resetter.runs.decide(pin, [Change(rule=asked, files=())])
             if decision.kind == "none":
                 raise RunnerError(f"no reset: {decision.why}")
         outcome = resetter.apply(
@@ -331,7 +316,7 @@ def status(
         for workflow in cfg.workflows:
             resolved = resetter.resolve(workflow, {}, persist=False)
             pin = resolved.pin
-            history, children = resetter.load(pin)
+            history, children = resetter.runs.load(pin, children=True)
             steps = _step_table(workflow, history, children)
             documents.append(
                 {
@@ -344,7 +329,7 @@ def status(
                 }
             )
         totals = Totals()
-        for entry in resetter.store.read_log():
+        for entry in resetter.audit.read():
             if entry.get("outcome") in ("done", "recovered"):
                 totals.add_json(entry.get("saved"))
     if as_json:
@@ -421,11 +406,11 @@ def show_log(
     limit: Annotated[int, typer.Option("--limit", "-n", help="Show the last N entries.")] = 20,
 ) -> None:
     """Show the audit log of resets (.output-reset/resets.jsonl)."""
-    from runner.state import StateStore
+    from runner.auditlog import AuditLog
 
     _logging(False)
     cfg = _load(config)
-    entries = StateStore(cfg.state_dir).read_log()[-limit:] if limit > 0 else []
+    entries = AuditLog(cfg.state_dir).read()[-limit:] if limit > 0 else []
     if as_json:
         typer.echo(json.dumps({"entries": entries}, indent=2, ensure_ascii=False))
         return
@@ -542,7 +527,8 @@ def validate(
     """Check the config; when the API answers, check every step against the pinned run."""
     import difflib
 
-    from runner.paths import Matcher, RuleRef
+    from runner.config import RuleRef
+    from runner.paths import Matcher
     from runner.plan import Change
 
     _logging(False)
@@ -566,7 +552,7 @@ def validate(
             for workflow in cfg.workflows:
                 pin = resetter.resolve(workflow, {}, persist=False).pin
                 asked = [Change(rule=r, files=()) for r in workflow.rules]
-                history, children = resetter.load(pin, asked)
+                history, children = resetter.runs.load(pin, asked)
                 known = set(history.steps_in_order())
                 for child in children.values():
                     known |= set(child.steps_in_order())
@@ -624,12 +610,15 @@ def _engine(cfg: Config) -> Engine:
 
 @contextmanager
 def _resetter(cfg: Config) -> Iterator[Resetter]:
-    from runner.reset import Resetter
+    from runner.auditlog import AuditLog
+    from runner.resetter import Resetter
+    from runner.runs import Runs
     from runner.state import StateStore
 
     engine = _engine(cfg)
     try:
-        yield Resetter(cfg, engine, StateStore(cfg.state_dir))
+        runs = Runs(engine, StateStore(cfg.state_dir))
+        yield Resetter(engine, runs, AuditLog(cfg.state_dir))
     finally:
         engine.close()
 

@@ -50,6 +50,14 @@ _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
 
 
+@dataclass(frozen=True, slots=True)
+class RuleRef:
+    """A rule by position: workflow index and rule index in the config."""
+
+    workflow: int
+    rule: int
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Rule:
     """One mapping from file patterns to a reset point."""

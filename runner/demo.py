@@ -23,7 +23,7 @@ from pathlib import Path
 
 from runner.config import EngineConfig, load_config
 from runner.daemon import Daemon, Options
-from runner.errors import ApiError, RunnerError, UsageError
+from runner.errors import ApiError, RunnerError, Stopped, UsageError
 from runner.history import RunHistory
 from runner.reports import Decided, Notice, Pinned, Ready, Report, RunFinished
 from runner.reports import StepDone as StepDoneReport
@@ -151,7 +151,7 @@ class DevServer:
                         f"{self.log_tail()}"
                     )
                 if pause.wait(0.05):
-                    raise _Stopped("stopped while the Temporal dev server was starting")
+                    raise Stopped("stopped while the Temporal dev server was starting")
         finally:
             engine.close()
 
@@ -246,7 +246,7 @@ class WorkerProcess:
             if line.startswith(prefix):
                 return line
         if stop.is_set():
-            raise _Stopped("stopped while the example worker was starting")
+            raise Stopped("stopped while the example worker was starting")
         raise RunnerError(
             f"the example worker did not print {prefix!r} within {timeout:.0f} s; its log "
             f"({self.log_path}) ends with:\n{_tail(self.log_path)}"
@@ -319,13 +319,9 @@ def run_demo(
     try:
         with contextlib.ExitStack() as cleanup:
             _demo(workdir, source, prompts, binary, report, stop, on_report, died, cleanup)
-    except _Stopped:
+    except Stopped:
         pass
     return 1 if died.is_set() else 0
-
-
-class _Stopped(RunnerError):
-    """`stop` was set while something was starting."""
 
 
 def _demo(
@@ -380,7 +376,7 @@ def _demo(
     first = RunHistory(workflow_id=WORKFLOW_ID, run_id=run_id)
     engine.follow(first, on_steps=lambda done: None, stop=stop)
     if stop.is_set():
-        raise _Stopped("stopped")
+        raise Stopped("stopped")
     _show_result(engine.history(WORKFLOW_ID, run_id, payloads=True), report)
 
     render = on_report or _renderer(report)
@@ -402,10 +398,7 @@ def _demo(
     )
     thread.start()
     try:
-        # Wake now and then: a signal that lands on another thread only runs its Python
-        # handler (which sets `stop`) once this thread executes Python code again.
-        while not stop.wait(1.0):
-            pass
+        stop.wait()  # set by Ctrl-C (runner.signals), or when a process dies
     finally:
         daemon.stop()
         thread.join()

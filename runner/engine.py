@@ -84,8 +84,9 @@ class Engine(Protocol):
         """The run's trace tree when one can be read (closed runs only), else None."""
         ...
 
-    def worker_marker(self) -> str | None:
-        """Something that changes when the worker reloads new code (the catalog run id)."""
+    def worker_status(self) -> RunStatus | None:
+        """The run that marks which worker is up (Output's catalog workflow: a new worker with
+        new code starts a new one), or None when the engine has no such thing."""
         ...
 
     def wait_worker_answers(self) -> None:

@@ -1,7 +1,25 @@
-"""The runner's exception tree; the CLI maps each class to an exit code.
+"""Every exception output-reset raises on purpose, as one tree; the CLI maps each to an exit code.
 
-Everything foreign (httpx, watchdog, OS and YAML errors) is translated into one of these at the
-adapter that caught it, so nothing below the CLI needs to know about third-party exceptions.
+Everything foreign (httpx, temporalio, watchdog, OS and YAML errors) is translated into one of
+these at the adapter that caught it, so nothing above the adapters knows third-party exceptions.
+Anything else that escapes is a bug: the CLI prints its traceback and exits 3.
+
+    RunnerError              1  expected failure, one line for a person at a terminal
+    ├── ConfigError          2  the config file (or an environment variable) is wrong
+    ├── UsageError           2  the command line asks for something that cannot be done
+    │   └── AlreadyWatching  2  another `watch` holds this config
+    ├── StateError           1  the state folder cannot be read or written
+    ├── WatchError           1  the OS refused to watch (limits, permissions)
+    ├── ApiError             1  the engine refused a request or could not be reached
+    │   ├── AuthError           401 / refused credentials
+    │   ├── NoRunYet            nothing to pin: the workflow type never ran
+    │   ├── BadAnswer           an answer that does not fit the contract
+    │   └── ResetOutcomeUnknown a reset went out and its answer was lost
+    ├── NotReset             1  a reset that is deliberately not sent now
+    │   ├── OtherRunRunning     another run is running under the workflow id
+    │   ├── ResetInProgress     another output-reset is resetting this run right now
+    │   └── SideEffectsDeclined it would re-run a step marked side_effects
+    └── Stopped              0  asked to stop while starting something (Ctrl-C)
 """
 
 from __future__ import annotations
@@ -14,7 +32,7 @@ class RunnerError(Exception):
 
 
 class ConfigError(RunnerError):
-    """The config file (or a command-line argument) is wrong: exit 2."""
+    """The config file (or an environment variable it relies on) is wrong: exit 2."""
 
     exit_code = 2
 
@@ -25,8 +43,16 @@ class UsageError(RunnerError):
     exit_code = 2
 
 
+class AlreadyWatching(UsageError):
+    """Another `output-reset watch` holds this config's folder."""
+
+
 class StateError(RunnerError):
     """The state folder cannot be read or written."""
+
+
+class WatchError(RunnerError):
+    """The OS refused to watch (limits, permissions)."""
 
 
 class ApiError(RunnerError):
@@ -52,8 +78,38 @@ class ApiError(RunnerError):
 
 
 class AuthError(ApiError):
-    """401: the token is missing or wrong."""
+    """401: the token is missing or wrong (or Temporal refused the credentials)."""
+
+
+class NoRunYet(ApiError):
+    """A `type:` entry has nothing to pin: no run of that workflow type exists yet."""
+
+
+class BadAnswer(ApiError):
+    """The engine answered with something that does not fit its contract."""
 
 
 class ResetOutcomeUnknown(ApiError):
     """The reset request was sent but its answer was lost; it may or may not have happened."""
+
+
+class NotReset(RunnerError):
+    """A reset that output-reset deliberately does not send now; the change stays pending."""
+
+
+class OtherRunRunning(NotReset):
+    """A run other than the pin is running under the workflow id; a reset would kill it."""
+
+
+class ResetInProgress(NotReset):
+    """Another output-reset process is resetting this run right now; look again shortly."""
+
+
+class SideEffectsDeclined(NotReset):
+    """The reset would re-run a step marked `side_effects` and nobody said yes."""
+
+
+class Stopped(RunnerError):
+    """Asked to stop (Ctrl-C) while something was starting: not a failure."""
+
+    exit_code = 0

@@ -127,6 +127,9 @@ class RunHistory:
     workflow_id: str
     run_id: str
     workflow_type: str | None = None
+    # The run whose start event this history begins with: another run's when this run was
+    # made by a reset (the reset copies the kept events, start event included).
+    original_run_id: str | None = None
     input: Any = None
     activities: list[Activity] = field(default_factory=list)
     children: list[ChildRun] = field(default_factory=list)
@@ -214,6 +217,7 @@ class RunHistory:
                 )
             elif name == "WORKFLOW_EXECUTION_STARTED":
                 self.workflow_type = attrs.get("workflowType", {}).get("name")
+                self.original_run_id = str(attrs.get("originalExecutionRunId") or self.run_id)
                 self.started_at = when
                 if "input" in attrs:
                     self.input = _single(attrs["input"])
@@ -264,6 +268,19 @@ class RunHistory:
         """The reset point the API derives from a completion (CONTRACT §3.2 step 5)."""
         i = bisect.bisect_right(self.task_completed, event_id)
         return self.task_completed[i] if i < len(self.task_completed) else None
+
+    def replayed_until(self) -> int | None:
+        """The event that ends the part of this run copied from the run it was reset from
+        (its steps were replayed, not executed here): 0 when the run was not made by a
+        reset, None while that cannot be told yet (the marker may be on a later page)."""
+        if self.original_run_id is None:
+            return None
+        if self.original_run_id == self.run_id:
+            return 0
+        for marker in reversed(self.reset_markers):
+            if marker.new_run_id == self.run_id:
+                return marker.event_id
+        return None
 
     def reset_marker_to(self, base_run_id: str) -> ResetMarker | None:
         """The marker that created this run from `base_run_id`, if this run is such a reset."""

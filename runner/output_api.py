@@ -195,17 +195,15 @@ class OutputApi:
         if step is None:
             raise ApiError("the Output API resets after a named step; no step was given")
         path = f"{_wf(workflow_id)}/runs/{quote(run_id)}/reset"
+        what = f"the reset request to {self.settings.url}"
+        response = self._send("POST", path, once=what, json={"stepName": step, "reason": reason})
         try:
-            response = self._client.post(path, json={"stepName": step, "reason": reason})
-        except httpx.ConnectError as exc:
-            raise self._unreachable(exc) from None  # nothing was sent: safe to try later
-        except httpx.HTTPError as exc:
-            raise ResetOutcomeUnknown(
-                f"the reset request to {self.settings.url} got no answer ({_why(exc)}); it may "
-                "have happened",
-                retryable=False,
-            ) from None
-        body = self._check(response, step=step, run_id=run_id, workflow_id=workflow_id)
+            body = self._check(response, step=step, run_id=run_id, workflow_id=workflow_id)
+        except ApiError as exc:
+            # A 5xx other than the unmapped NOT_FOUND: the API may have reset before failing.
+            if exc.retryable and (exc.status or 0) >= 500:
+                raise ResetOutcomeUnknown(f"{what} failed ({exc}); it may have happened") from None
+            raise
         new_run = body.get("runId")
         if not isinstance(new_run, str) or not new_run:
             raise ResetOutcomeUnknown("the reset answer carried no new run id", retryable=False)
@@ -233,16 +231,19 @@ class OutputApi:
         body: dict[str, Any] = {"workflowName": workflow_type, "workflowId": workflow_id}
         if input is not None:
             body["input"] = input
+        what = f"the start request to {self.settings.url}"
+        response = self._send("POST", "/workflow/start", once=what, json=body)
         try:
-            response = self._client.post("/workflow/start", json=body)
-        except httpx.ConnectError as exc:
-            raise self._unreachable(exc) from None
-        except httpx.HTTPError as exc:
-            raise ResetOutcomeUnknown(
-                f"the start request got no answer ({_why(exc)}); a run may have started",
-                retryable=False,
-            ) from None
-        answer = self._check(response, workflow_id=workflow_id)
+            answer = self._check(response, workflow_id=workflow_id)
+        except ApiError as exc:
+            if (
+                exc.status in (500, 502, 504)
+                and exc.error != "WorkflowExecutionAlreadyStartedError"
+            ):
+                raise ResetOutcomeUnknown(
+                    f"{what} failed ({exc}); a run may have started"
+                ) from None
+            raise
         run_id = answer.get("runId")
         if not isinstance(run_id, str) or not run_id:
             return self.status(workflow_id).run_id
@@ -255,8 +256,8 @@ class OutputApi:
 
     # -- the worker (CONTRACT §7.4) ---------------------------------------------------------
 
-    def worker_marker(self) -> str | None:
-        return self.status(self.settings.catalog).run_id or None
+    def worker_status(self) -> RunStatus | None:
+        return self.status(self.settings.catalog)
 
     def wait_worker_answers(self) -> None:
         self._json("GET", f"/workflow/catalog/{quote(self.settings.catalog)}", timeout=90.0)
@@ -273,11 +274,26 @@ class OutputApi:
         timeout: float | None = None,
     ) -> dict[str, Any]:
         extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
+        return self._check(self._send(method, path, params=params, json=json, **extra))
+
+    def _send(
+        self, method: str, path: str, *, once: str | None = None, **kw: Any
+    ) -> httpx.Response:
+        """One request, its transport failures translated. `once` names a write that must not
+        be repeated: if it may have reached the API but no answer came, say it may have
+        happened (the caller then looks for its effect instead of sending it again)."""
         try:
-            response = self._client.request(method, path, params=params, json=json, **extra)
+            return self._client.request(method, path, **kw)
+        except httpx.ConnectError as exc:
+            raise self._unreachable(exc) from None  # nothing was sent: safe to try later
         except httpx.HTTPError as exc:
+            if once is not None:
+                raise ResetOutcomeUnknown(
+                    f"{once} got no answer ({_why(exc)}); it may have happened"
+                ) from None
             raise self._unreachable(exc) from None
-        return self._check(response)
+        except RuntimeError:  # httpx refuses requests on a closed client: we are stopping
+            raise ApiError("the Output API client is closed (output-reset is stopping)") from None
 
     def _check(
         self,

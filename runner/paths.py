@@ -10,14 +10,14 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import pathspec
 
-from runner.config import Config
+from runner.config import Config, RuleRef
 
 # Folders that are never worth watching, and the temp files editors write beside a real save.
 BUILTIN_IGNORES = (
@@ -49,14 +49,6 @@ RELOAD_EXTENSIONS = frozenset({".ts", ".js", ".json", ".prompt", ".md"})
 _GLOB = re.compile(r"[*?\[]")
 
 Digest = str | None  # None: the file does not exist (or is not a regular file)
-
-
-@dataclass(frozen=True, slots=True)
-class RuleRef:
-    """A rule by position: workflow index and rule index in the config."""
-
-    workflow: int
-    rule: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,9 +139,73 @@ class Matcher:
             for name in files:
                 yield f"{prefix}{name}"
 
+    def reloads(self, rel: str) -> bool:
+        return reloads_worker(rel)
+
     def skip_dir(self, path: str) -> bool:
         rel = self.relative(path)
         return rel is not None and self._ignore.match_file(rel + "/")
+
+
+class Contents:
+    """The last seen content hash of each mapped file: what "really changed" is measured by."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._seen: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def __contains__(self, rel: object) -> bool:
+        return rel in self._seen
+
+    def known(self) -> set[str]:
+        return set(self._seen)
+
+    def index(self, rels: Iterable[str]) -> list[str]:
+        """Hash these files, keeping the hash already known for a file seen before (so a
+        change made meanwhile is still found by the next `rehash`); returns warnings."""
+        fresh: dict[str, str] = {}
+        warnings: list[str] = []
+        for rel in rels:
+            if rel in self._seen:
+                fresh[rel] = self._seen[rel]
+                continue
+            try:
+                now = digest(self.root / rel)
+            except PermissionError:
+                warnings.append(f"cannot read {rel} (permission denied)")
+                continue
+            if now is not None:
+                fresh[rel] = now
+        self._seen = fresh
+        return warnings
+
+    def rehash(self, candidates: Iterable[str]) -> tuple[dict[str, Digest], list[str]]:
+        """The files whose content differs from the last seen (a deletion is a change), with
+        their new hashes; and warnings for files that could not be read."""
+        changed: dict[str, Digest] = {}
+        warnings: list[str] = []
+        for rel in sorted(candidates):
+            try:
+                now = digest(self.root / rel)
+            except PermissionError:
+                warnings.append(
+                    f"cannot read {rel} (permission denied); keeping its last known content"
+                )
+                continue
+            if now == self._seen.get(rel):
+                continue
+            changed[rel] = now
+            if now is None:
+                del self._seen[rel]
+            else:
+                self._seen[rel] = now
+        return changed, warnings
+
+    def hashes(self, keep: Callable[[str], bool]) -> dict[str, str | None]:
+        return {rel: h for rel, h in self._seen.items() if keep(rel)}
 
 
 def digest(path: Path) -> Digest:

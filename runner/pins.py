@@ -13,15 +13,24 @@ class InFlight:
     """A reset request about to be sent: written before the request, cleared after its answer.
 
     If the process dies in between, the next start looks for the run it may have created
-    (by `token`) instead of resetting the old run a second time.
+    (by `token`) instead of resetting the old run a second time. `pid` and `since` (epoch
+    seconds) tell another output-reset whether the request may still be on its way.
     """
 
     token: str
     base_run_id: str
     hashes: dict[str, str | None] = field(default_factory=dict)
+    pid: int = 0
+    since: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {"token": self.token, "base_run_id": self.base_run_id, "hashes": self.hashes}
+        return {
+            "token": self.token,
+            "base_run_id": self.base_run_id,
+            "hashes": self.hashes,
+            "pid": self.pid,
+            "since": self.since,
+        }
 
     @classmethod
     def from_json(cls, raw: Any) -> InFlight | None:
@@ -31,6 +40,8 @@ class InFlight:
             token=str(raw["token"]),
             base_run_id=str(raw["base_run_id"]),
             hashes=_hashes(raw.get("hashes", {})),
+            pid=int(raw.get("pid") or 0),
+            since=float(raw.get("since") or 0.0),
         )
 
 

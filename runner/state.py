@@ -1,4 +1,5 @@
-"""`.output-reset/state.json`: the pinned run of each workflow and the file hashes it was built on.
+"""The state folder `.output-reset/`: the pins (state.json), LLM usage per step (usage.json) and
+the lock that one reset at a time holds.
 
 Writes are atomic (temp file, fsync, rename) so a crash never leaves half a file, and the
 daemon and one-shot commands share the pin under an advisory file lock. A corrupt file is set
@@ -13,12 +14,12 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from runner.errors import StateError
+from runner.errors import AlreadyWatching, StateError
 from runner.pins import Pin
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,6 @@ class StateStore:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.path = folder / "state.json"
-        self.log_path = folder / "resets.jsonl"
         self.usage_path = folder / "usage.json"
         self._lock_path = folder / "lock"
         self.warnings: list[str] = []
@@ -75,40 +75,6 @@ class StateStore:
             "workflows": {k: v.to_json() for k, v in sorted(pins.items())},
         }
         self._write(self.path, json.dumps(document, indent=2, sort_keys=True) + "\n", durable)
-
-    # -- the audit log: one JSON object per line, appended with one write -------------------
-
-    def append_log(self, entry: dict[str, Any]) -> None:
-        self._ensure_folder()
-        line = json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n"
-        try:
-            fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, line.encode())
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            self._warn(f"cannot append to {self.folder.name}/{self.log_path.name}: {_reason(exc)}")
-
-    def read_log(self) -> list[dict[str, Any]]:
-        try:
-            lines = self.log_path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return []
-        except (OSError, UnicodeDecodeError) as exc:
-            raise StateError(f"cannot read {self.log_path}: {_reason(exc)}") from None
-        entries: list[dict[str, Any]] = []
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                self._warn(f"{self.log_path.name}:{number}: not JSON; skipped")
-                continue
-            if isinstance(entry, dict):
-                entries.append(entry)
-        return entries
 
     # -- LLM usage per step slot, kept because traces are overwritten by resets -------------
 
@@ -158,6 +124,35 @@ class StateStore:
             finally:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
+    def claim_watch(self) -> Callable[[], None]:
+        """Hold `watch.lock` for as long as this daemon watches (one `watch` per config);
+        returns the function that lets it go. Another daemon holding it: AlreadyWatching."""
+        self._ensure_folder()
+        path = self.folder / "watch.lock"
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StateError(f"cannot open {self._shown(path)}: {_reason(exc)}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise AlreadyWatching(
+                f"another output-reset watch (pid {holder}) is watching "
+                f"{self.folder.parent}; stop it first (only one may reset these runs)"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+
+        def release() -> None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+
+        return release
+
     def _write(self, path: Path, text: str, durable: bool = True) -> None:
         """Atomically: a crash leaves the old file or the new one, never half of one.
 
@@ -200,8 +195,8 @@ class StateStore:
         except OSError as exc:
             raise StateError(f"cannot create {self.folder}: {_reason(exc)}") from None
 
-    def _shown(self) -> str:
-        return f"{self.folder.name}/{self.path.name}"
+    def _shown(self, path: Path | None = None) -> str:
+        return f"{self.folder.name}/{(path or self.path).name}"
 
     def _warn(self, message: str) -> None:
         self.warn_once(message)

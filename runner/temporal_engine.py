@@ -415,7 +415,7 @@ class TemporalEngine:
 
     # -- the worker: Temporal workers pick up new code on their own restart -------------------
 
-    def worker_marker(self) -> str | None:
+    def worker_status(self) -> RunStatus | None:
         return None
 
     def wait_worker_answers(self) -> None:

@@ -39,6 +39,7 @@ class RecordingEngine:
         self.runs = [self.latest]
         self.resets: queue.Queue[ResetCall] = queue.Queue()
         self.marker = "catalog-1"
+        self.marker_at: float | None = None  # wall-clock start of the catalog run
         self.down = False
         self.trace_tree: Any = None
         self._lock = threading.Lock()
@@ -99,9 +100,11 @@ class RecordingEngine:
     def trace(self, workflow_id: str, run_id: str) -> Any:
         return self.trace_tree
 
-    def worker_marker(self) -> str | None:
+    def worker_status(self) -> RunStatus | None:
         self._check()
-        return self.marker
+        return RunStatus(
+            workflow_id="main", run_id=self.marker, status="running", started_at=self.marker_at
+        )
 
     def wait_worker_answers(self) -> None:
         self._check()

@@ -100,7 +100,6 @@ def test_an_unreadable_file_keeps_its_last_content_and_says_so(
     # Root reads every file, so the permission error is injected at the one place that reads.
     config = project(tmp_path)
     engine = RecordingEngine()
-    import runner.daemon
     import runner.paths
 
     real_digest = runner.paths.digest
@@ -110,7 +109,7 @@ def test_an_unreadable_file_keeps_its_last_content_and_says_so(
             raise PermissionError(errno.EACCES, "Permission denied", str(path))
         return real_digest(path)
 
-    monkeypatch.setattr(runner.daemon, "digest", digest)
+    monkeypatch.setattr(runner.paths, "digest", digest)
     with Running(config, engine, FAST) as running:
         (tmp_path / "prompts/polish@v1.prompt").write_text("locked\n")
         notice = running.wait_for(Notice)

@@ -60,22 +60,36 @@ def is_reset(request_path: str) -> bool:
     return request_path.endswith("/reset")
 
 
-def test_sigterm_during_a_reset_request_keeps_the_state_consistent(
+def test_sigterm_during_a_reset_request_exits_at_once_and_the_next_start_finds_the_run(
     project: Path, fake: FakeOutputApi, first_run: str
 ) -> None:
+    # Ctrl-C does not wait for a slow API: the reset was recorded before it went out, so the
+    # next start finds the run it created (by its token) instead of sending it again.
     fake.inject_delay("POST", r"/reset$", 1.0)
     cli = Cli("watch", "--no-wait-worker", "--no-follow", cwd=project)
     cli.expect("watching")
     (project / PROMPT).write_text("polish v2\n")
     fake.wait_for_request(lambda r: r.method == "POST" and is_reset(r.path))
     code, took = cli.stop(signal.SIGTERM)
-    new_run = fake.latest_run("wf-1")
     assert code == 0
-    assert took < 2.0
-    assert new_run != first_run
-    # The answer arrived before the process ended: the pin is the new run, written whole.
+    assert took < 0.5
+    flight = state(project)["workflows"]
+    assert isinstance(flight, dict)
+    assert flight["wf-1"]["run_id"] == first_run
+    token = flight["wf-1"]["in_flight"]["token"]
+    assert token in fake.reset_requests()[0].json["reason"]
+    new_run = _wait_new_run(fake, first_run)
+    again = Cli("watch", "--no-wait-worker", "--no-follow", cwd=project)
+    try:
+        again.expect(f"wf-1: run {new_run} (pinned, ")
+        again.expect("watching")
+    finally:
+        again.stop()
     assert pin(project) == new_run
     assert len(fake.reset_requests()) == 1
+    workflows = state(project)["workflows"]
+    assert isinstance(workflows, dict)
+    assert "in_flight" not in workflows["wf-1"]
 
 
 def test_kill_9_during_a_reset_then_restart_finds_the_new_run_and_does_not_reset_again(

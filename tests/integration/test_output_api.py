@@ -245,15 +245,20 @@ def test_follow_reports_steps_as_they_complete(fake: FakeOutputApi) -> None:
 def test_catalog_blocks_during_a_reload_and_the_marker_changes(fake: FakeOutputApi) -> None:
     api = client(fake)
     try:
-        before = api.worker_marker()
+        before = api.worker_status()
         fake.reload_worker(0.3)
         api.wait_worker_answers()  # blocks until the new worker answers
-        after = api.worker_marker()
+        after = api.worker_status()
     finally:
         api.close()
     catalog = [r for r in fake.requests if r.path == "/workflow/catalog/main"]
     assert len(catalog) == 1
-    assert before != after == fake.catalog_run_id()
+    assert before is not None
+    assert after is not None
+    assert before.run_id != after.run_id == fake.catalog_run_id()
+    assert before.started_at is not None
+    assert after.started_at is not None
+    assert after.started_at > before.started_at  # the catalog status carries startedAt
 
 
 def test_fresh_run_input_and_start(fake: FakeOutputApi) -> None:

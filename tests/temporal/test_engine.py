@@ -15,13 +15,15 @@ import pytest
 from temporalio.service import RPCError, RPCStatusCode, WorkflowService
 
 from examples.temporal_worker.worker import BackgroundWorker
+from runner.auditlog import AuditLog
 from runner.config import EngineConfig, TlsConfig, load_config
 from runner.demo import DevServer, free_port
 from runner.engine import Engine
 from runner.errors import ApiError, AuthError, ConfigError, ResetOutcomeUnknown
 from runner.history import RunHistory
 from runner.plan import plan
-from runner.reset import Resetter
+from runner.resetter import Resetter
+from runner.runs import Runs
 from runner.state import StateStore
 from runner.temporal_engine import TemporalEngine
 from tests.temporal.support import (
@@ -411,7 +413,8 @@ def test_a_lost_reset_answer_is_recovered_without_resetting_twice(
     config = load_config(
         write_config(project.root, engine.address, base.workflow_id, rules_for(["draft_digest"]))
     )
-    resetter = Resetter(config, engine, StateStore(config.state_dir))
+    runs = Runs(engine, StateStore(config.state_dir))
+    resetter = Resetter(engine, runs, AuditLog(config.state_dir))
     workflow = config.workflows[0]
     pin = resetter.resolve(workflow, {}).pin
     assert pin.run_id == base.run_id
@@ -421,7 +424,7 @@ def test_a_lost_reset_answer_is_recovered_without_resetting_twice(
     assert len(sent) == 1  # sent once, never re-sent
     assert outcome.recovered is True
     assert outcome.new_run_id == sent[0]
-    assert resetter.current_pin(workflow) is not None
+    assert runs.current_pin(workflow) is not None
     assert wait_closed(engine, base.workflow_id, sent[0]).status == "completed"
 
 

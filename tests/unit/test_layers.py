@@ -25,24 +25,48 @@ ORDER = (
     "compare",
     "usage",
     "reports",
+    "actions",
+    "tracker",
+    "gate",
+    "board",
     "engine",
     "paths",
     "watch",
     "state",
+    "auditlog",
     "output_api",
     "temporal_engine",
-    "reset",
+    "runs",
+    "resetter",
+    "follow",
+    "probe",
+    "jobs",
+    "effects",
     "daemon",
     "view",
     "scaffold",
     "schema",
+    "signals",
     "demo",
     "cli",
     "__main__",
 )
 # The pure core decides; it never touches the OS, the network or a clock.
 PURE = frozenset(
-    {"errors", "pins", "history", "debounce", "plan", "compare", "usage", "reports", "tracker"}
+    {
+        "errors",
+        "pins",
+        "history",
+        "debounce",
+        "plan",
+        "compare",
+        "usage",
+        "reports",
+        "actions",
+        "tracker",
+        "gate",
+        "board",
+    }
 )
 IMPURE = frozenset(
     {"time", "socket", "threading", "os", "subprocess", "httpx", "watchdog", "temporalio"}
@@ -50,7 +74,9 @@ IMPURE = frozenset(
 # The view renders what the core produced; it reaches no adapter.
 PRESENTATION = frozenset({"view"})
 # Orchestration talks to whatever engine it is given, through the Protocol in engine.py.
-ORCHESTRATION = frozenset({"runs", "resetter", "follow", "probe", "daemon", "tracker"})
+ORCHESTRATION = frozenset(
+    {"runs", "resetter", "follow", "probe", "jobs", "effects", "daemon", "tracker", "board"}
+)
 ENGINES = frozenset({"output_api", "temporal_engine", "temporal"})
 # The one place allowed to import each foreign dependency.
 FOREIGN = {

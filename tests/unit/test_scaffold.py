@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runner.config import Config, load_config, parse_config
+from runner.config import Config, RuleRef, load_config, parse_config
 from runner.errors import UsageError
-from runner.paths import Matcher, RuleRef
+from runner.paths import Matcher
 from runner.scaffold import Project, render_config, scan_project
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,0 +1,135 @@
+"""What the board (`tracker.py`) asks the daemon to do, and what it is told back (pure data).
+
+Each `Action` is carried out by `effects.py` on a thread of its own; its result comes back to
+the board as the next event. `Routes` and `Settings` are what the board is given at the start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from runner.config import RuleRef, WorkflowConfig
+from runner.pins import Pin
+from runner.plan import Change
+from runner.reports import Report
+
+WORKER_TIMEOUT_S = 60.0
+
+Digest = str | None  # a file's content hash; None: the file is gone
+
+
+# -- what the board asks the daemon to do ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    report: Report
+
+
+@dataclass(frozen=True, slots=True)
+class Announce:
+    """Every pin was tried once: say the daemon is ready."""
+
+
+@dataclass(frozen=True, slots=True)
+class PinRun:
+    """Find the run to pin. A new pin's baseline is the mapped files' content now, but for
+    `pending` files: what the run ran on before those edits is not known."""
+
+    serial: int
+    workflow: WorkflowConfig
+    index: int  # its position in the config: which rules map to it
+    pending: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Warm:
+    """Read a finished pinned run now (history, LLM usage), so the first edit need not."""
+
+    serial: int
+    pin: Pin
+
+
+@dataclass(frozen=True, slots=True)
+class ResetRun:
+    serial: int
+    workflow: WorkflowConfig
+    pin: Pin
+    changes: tuple[Change, ...]
+    hashes: Mapping[str, Digest]
+    dry_run: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FollowRun:
+    serial: int
+    workflow_id: str
+    run_id: str
+    previous: str | None = None  # the run it replaced, to compare outputs with
+    rerun: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StopFollowing:
+    serial: int
+
+
+@dataclass(frozen=True, slots=True)
+class WaitWorker:
+    """Watch Output's worker until it runs code newer than the edits, and say so."""
+
+    ticket: int
+    md_only: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EndWait:
+    ticket: int
+
+
+@dataclass(frozen=True, slots=True)
+class ObserveWorker:
+    """Read which worker (catalog run) is up now, before any edit."""
+
+
+Action = (
+    Say
+    | Announce
+    | PinRun
+    | Warm
+    | ResetRun
+    | FollowRun
+    | StopFollowing
+    | WaitWorker
+    | EndWait
+    | ObserveWorker
+)
+
+
+# -- what the board is told -----------------------------------------------------------------
+
+
+class Routes(Protocol):
+    """Which rules map a file, and whether editing it restarts Output's worker."""
+
+    def rules_for(self, rel: str) -> tuple[RuleRef, ...]: ...
+
+    def reloads(self, rel: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    dry_run: bool = False
+    catch_up: bool = True
+    wait_worker: bool = True  # edits restart Output's worker and we wait for it to reload
+    worker_timeout_s: float = WORKER_TIMEOUT_S
+
+
+@dataclass(frozen=True, slots=True)
+class PinResult:
+    pin: Pin
+    source: str  # "state", "config" or "latest"
+    status: str
+    hashes: Mapping[str, Digest]  # the mapped files' content now

@@ -1,0 +1,111 @@
+"""`.output-reset/resets.jsonl`: one JSON object per decision carried out, appended with one write.
+
+Every reset, fresh run, "no reset" and refusal is logged with its files, reset point, old and
+new run and what it saved; `output-reset log` and `status` read it back. A line that cannot be
+read (bad bytes, not JSON) is skipped with one warning, never the whole log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from runner.config import WorkflowConfig
+from runner.plan import Decision
+from runner.reports import Outcome
+
+log = logging.getLogger(__name__)
+
+LOG_NAME = "resets.jsonl"
+
+
+class AuditLog:
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / LOG_NAME
+        self.warnings: list[str] = []
+
+    def append(self, entry: dict[str, Any]) -> None:
+        line = json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n"
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line.encode())
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            self._warn(f"cannot append to {self._shown()}: {exc.strerror or exc}")
+
+    def read(self) -> list[dict[str, Any]]:
+        """Every readable entry, oldest first."""
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            self._warn(f"cannot read {self._shown()}: {exc.strerror or exc}")
+            return []
+        entries: list[dict[str, Any]] = []
+        bad: list[int] = []
+        for number, line in enumerate(raw.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line.decode("utf-8"))
+            except ValueError:  # UnicodeDecodeError is one
+                bad.append(number)
+                continue
+            if isinstance(entry, dict):
+                entries.append(entry)
+            else:
+                bad.append(number)
+        if bad:
+            lines = ", ".join(str(n) for n in bad[:5]) + (" ..." if len(bad) > 5 else "")
+            self._warn(f"{self._shown()}: skipped unreadable line(s) {lines}")
+        return entries
+
+    def _shown(self) -> str:
+        return f"{self.path.parent.name}/{self.path.name}"
+
+    def _warn(self, message: str) -> None:
+        if message not in self.warnings:
+            log.warning(message)
+            self.warnings.append(message)
+
+
+def entry(
+    workflow: WorkflowConfig,
+    decision: Decision,
+    old_run: str,
+    *,
+    outcome: Outcome | None = None,
+    error: str | None = None,
+) -> dict[str, Any]:
+    """The log line for a decision: carried out (`outcome`), refused or failed (`error`)."""
+    document: dict[str, Any] = {
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "workflow": workflow.label,
+        "workflowId": decision.workflow_id,
+        "files": list(decision.files),
+        "rules": [o.change.rule.describe() for o in decision.outcomes],
+        "action": decision.kind,
+        "anchor": decision.anchor,
+        "why": decision.why,
+        "oldRunId": old_run,
+        "newRunId": outcome.new_run_id if outcome else None,
+    }
+    if error is not None:
+        document["outcome"] = "skipped" if error.startswith("skipped:") else "failed"
+        document["error"] = error
+    elif outcome is None or outcome.new_run_id is None:
+        document["outcome"] = "no reset"
+    else:
+        document["outcome"] = "recovered" if outcome.recovered else "done"
+        document["reason"] = outcome.reason
+        if outcome.savings is not None:
+            document["saved"] = outcome.savings.to_json()
+    return document

@@ -1,0 +1,181 @@
+"""One pinned run's state machine (pure core: no threads, no clock, no I/O).
+
+A `Tracker` follows its edits that are not dealt with yet (by rule, with the content hash each
+file had), its pin, the one job it may have out (a pin lookup or a reset), its retry time and
+the run being followed. Its methods are transitions on plain data that return `Action`s; the
+`Board` (board.py) routes events to trackers and holds what they share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from runner.actions import (
+    Action,
+    Digest,
+    FollowRun,
+    PinResult,
+    PinRun,
+    ResetRun,
+    Routes,
+    Say,
+    Warm,
+)
+from runner.config import WorkflowConfig
+from runner.pins import Pin
+from runner.plan import Change
+from runner.reports import Changed, Notice, Pinned
+
+MAX_RETRY_S = 30.0  # backoff ceiling while the API is unreachable
+
+
+@dataclass(slots=True)
+class Tracker:
+    """One pinned run: what changed and is not dealt with yet, and what is under way."""
+
+    serial: int  # unique for the daemon's life: job results find their tracker by it
+    workflow: WorkflowConfig
+    index: int  # the workflow's position in the config (rules map to it)
+    catch_up: bool = True  # on the first pin, look for edits made while we were not running
+    pin: Pin | None = None
+    running: bool = False  # the pinned run was running when it was pinned
+    pending: dict[int, dict[str, Digest]] = field(default_factory=dict)  # rule -> file -> hash
+    sent: dict[str, Digest] = field(default_factory=dict)  # what the job under way carries
+    busy: bool = False  # a pin or reset job is out
+    held: bool = False  # waits for Output's worker
+    retry_at: float | None = None
+    failures: int = 0
+    no_run_yet: bool = False
+    following: str | None = None
+    caught_up: tuple[str, ...] = ()
+    told_waiting: bool = False
+    told_unpinned: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.workflow.label
+
+    def files(self) -> tuple[str, ...]:
+        return tuple(sorted({f for files in self.pending.values() for f in files}))
+
+    def changes(self) -> tuple[Change, ...]:
+        rules = self.workflow.rules
+        return tuple(
+            Change(rule=rules[i], files=tuple(sorted(files)))
+            for i, files in sorted(self.pending.items())
+        )
+
+    def rules_for(self, routes: Routes, rel: str) -> list[int]:
+        return [r.rule for r in routes.rules_for(rel) if r.workflow == self.index]
+
+    def add(self, rule: int, rel: str, digest: Digest) -> None:
+        self.pending.setdefault(rule, {})[rel] = digest
+
+    # -- pinning --------------------------------------------------------------------------
+
+    def pin_job(self) -> PinRun:
+        self.busy = True
+        return PinRun(self.serial, self.workflow, self.index, self.files())
+
+    def pinned(self, result: PinResult, routes: Routes) -> Say:
+        self.busy = False
+        self.failures = 0
+        self.retry_at = None
+        self.no_run_yet = False
+        self.told_unpinned = False
+        pin = self.pin = result.pin
+        self.running = result.status == "running"
+        if self.catch_up and result.source == "state":
+            self._catch_up(pin, result.hashes, routes)
+        self.catch_up = False
+        return Say(Pinned(self.label, pin.workflow_id, pin.run_id, result.source, result.status))
+
+    def _catch_up(self, pin: Pin, hashes: Mapping[str, Digest], routes: Routes) -> None:
+        """Edits made while output-reset was not running: files whose content differs from
+        the hashes recorded when the pin last moved (a file that is gone counts too)."""
+        stale = {f: h for f, h in hashes.items() if pin.hashes.get(f, h) != h}
+        stale |= {f: None for f, h in pin.hashes.items() if h is not None and f not in hashes}
+        mine: list[str] = []
+        for rel, digest in sorted(stale.items()):
+            for rule in self.rules_for(routes, rel):
+                self.add(rule, rel, digest)
+                mine.append(rel)
+        self.caught_up = tuple(dict.fromkeys(mine))
+
+    def begin(self, now: float, *, dry_run: bool) -> list[Action]:
+        """The run was just pinned and the daemon is ready: catch up on edits, or follow the
+        run, or read it ahead so that the first edit need not."""
+        assert self.pin is not None
+        actions: list[Action] = []
+        if self.caught_up:
+            actions.append(Say(Changed(files=self.caught_up, catch_up=True)))
+            self.caught_up = ()
+        if self.pending:
+            actions += self.process(now, dry_run=dry_run)
+        elif self.running:
+            actions.append(self.follow(self.pin.workflow_id, self.pin.run_id))
+        else:
+            actions.append(Warm(self.serial, self.pin))
+        return actions
+
+    # -- resetting ------------------------------------------------------------------------
+
+    def process(self, now: float, *, dry_run: bool) -> list[Action]:
+        """Send the pending edits off to be reset (or planned), unless something is under
+        way, the worker is being waited for, or there is no pin yet (then look for one)."""
+        if not self.pending or self.busy or self.held:
+            return []
+        if self.pin is None:
+            if self.retry_at is None:
+                self.retry_at = now
+            if self.told_unpinned:
+                return []
+            self.told_unpinned = True
+            files = ", ".join(self.files())
+            return [
+                Say(
+                    Notice(
+                        f"{self.label}: {files} changed; no run is pinned yet, so the change "
+                        "waits until one is",
+                        level="info",
+                    )
+                )
+            ]
+        self.busy = True
+        self.sent = {f: h for files in self.pending.values() for f, h in files.items()}
+        return [
+            ResetRun(self.serial, self.workflow, self.pin, self.changes(), dict(self.sent), dry_run)
+        ]
+
+    def job_back(self, *, dealt_with: bool) -> None:
+        """The job is back. What it carried is no longer pending if it was dealt with,
+        unless the file changed again meanwhile: then its newer content still waits."""
+        self.busy = False
+        if dealt_with:
+            for rule in list(self.pending):
+                files = self.pending[rule]
+                for rel, digest in self.sent.items():
+                    if rel in files and files[rel] == digest:
+                        del files[rel]
+                if not files:
+                    del self.pending[rule]
+        self.sent = {}
+
+    def back_off(self, now: float) -> None:
+        """The API could not be reached: try again later, waiting longer each time."""
+        self.failures += 1
+        self.retry_at = now + min(MAX_RETRY_S, 2.0**self.failures)
+
+    # -- following ------------------------------------------------------------------------
+
+    def follow(
+        self,
+        workflow_id: str,
+        run_id: str,
+        *,
+        previous: str | None = None,
+        rerun: tuple[str, ...] = (),
+    ) -> FollowRun:
+        self.following = run_id
+        return FollowRun(self.serial, workflow_id, run_id, previous, rerun)
