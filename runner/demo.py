@@ -25,9 +25,9 @@ from runner.config import EngineConfig, load_config
 from runner.daemon import Daemon, Options
 from runner.errors import ApiError, RunnerError, Stopped, UsageError
 from runner.history import RunHistory
-from runner.reports import Decided, Notice, Pinned, Ready, Report, RunFinished
-from runner.reports import StepDone as StepDoneReport
+from runner.reports import Ready, Report, RunFinished
 from runner.temporal_engine import TemporalEngine
+from runner.wording import lines
 
 WORKFLOW_ID = "demo-digest"
 WORKFLOW_TYPE = "blog_digest"
@@ -455,24 +455,11 @@ def _show_result(history: RunHistory, report: Say) -> None:
 
 
 def _renderer(report: Say) -> Callable[[Report], None]:
-    """A plain rendering of the daemon's main reports (the CLI passes its own printer)."""
+    """A plain rendering of the daemon's reports (the CLI passes its own view)."""
 
     def render(event: Report) -> None:
-        if isinstance(event, Pinned):
-            report(f"{event.label}: watching run {event.run_id} ({event.status})")
-        elif isinstance(event, Decided):
-            outcome = event.outcome
-            if outcome is not None and outcome.new_run_id is not None:
-                files = ", ".join(event.decision.files)
-                report(f"{files} changed: {event.decision.why}; new run {outcome.new_run_id}")
-            else:
-                report(f"no reset: {event.decision.why}")
-        elif isinstance(event, StepDoneReport):
-            report(f"  {event.activity.step} {event.activity.outcome}")
-        elif isinstance(event, RunFinished):
-            report(f"  run {event.run_id} {event.status}")
-        elif isinstance(event, Notice):
-            report(event.message)
+        for text, _ in lines(event):
+            report(text)
 
     return render
 

@@ -9,10 +9,12 @@ written when an attempt ends and its eventTime goes backwards (CONTRACT §4.2).
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
+
+from runner.errors import BadAnswer
 
 INTERNAL_PREFIX = "__internal#"
 TRACE_ANCHOR = "getTraceDestinations"
@@ -151,82 +153,100 @@ class RunHistory:
         """Fold events in; return the activities that closed in this batch, in order.
 
         Events at or below `last_event_id` are skipped, so overlapping batches (a resumed
-        stream, a re-read page) are harmless.
+        stream, a re-read page) are harmless. An event that does not fit the API's shape
+        raises BadAnswer (the adapter names the route).
         """
         closed: list[Activity] = []
-        for event in events:
-            event_id = int(event["eventId"])
-            if event_id <= self.last_event_id:
+        for raw in events:
+            event = _Event.of(raw)
+            if event.id <= self.last_event_id:
                 continue
-            self.last_event_id = event_id
-            name = event.get("eventTypeName") or _NAMES_BY_NUMBER.get(event.get("eventType", 0), "")
-            attrs = _attributes(event)
-            when = event.get("eventTime")
-            if name == "ACTIVITY_TASK_SCHEDULED":
-                activity = Activity(
-                    scheduled_id=event_id,
-                    activity_type=str(attrs.get("activityType", {}).get("name", "")),
-                    activity_id=str(attrs.get("activityId", "")),
-                    scheduled_by=_int64(attrs.get("workflowTaskCompletedEventId")),
-                    scheduled_at=when,
-                )
-                self.activities.append(activity)
-                self._by_scheduled[event_id] = activity
-            elif name == "ACTIVITY_TASK_STARTED":
-                started = self._by_scheduled.get(_int64(attrs.get("scheduledEventId")))
-                if started is not None:
-                    started.started_at = when
-                    started.attempt = int(attrs.get("attempt", 1))
-            elif name in _ACTIVITY_CLOSE:
-                done = self._by_scheduled.get(_int64(attrs.get("scheduledEventId")))
-                if done is not None:
-                    done.outcome = _ACTIVITY_CLOSE[name]
-                    done.closed_id = event_id
-                    done.closed_at = when
-                    if "result" in attrs:
-                        done.result = _single(attrs["result"])
-                    closed.append(done)
-            elif name == "START_CHILD_WORKFLOW_EXECUTION_INITIATED":
-                child = ChildRun(
-                    initiated_id=event_id,
-                    workflow_id=str(attrs.get("workflowId", "")),
-                    workflow_type=str(attrs.get("workflowType", {}).get("name", "")),
-                    scheduled_by=_int64(attrs.get("workflowTaskCompletedEventId")),
-                )
-                self.children.append(child)
-                self._children_by_initiated[event_id] = child
-            elif name == "CHILD_WORKFLOW_EXECUTION_STARTED":
-                found = self._children_by_initiated.get(_int64(attrs.get("initiatedEventId")))
-                if found is not None:
-                    found.run_id = attrs.get("workflowExecution", {}).get("runId")
-            elif name in _CHILD_CLOSE:
-                found = self._children_by_initiated.get(_int64(attrs.get("initiatedEventId")))
-                if found is not None:
-                    found.outcome = _CHILD_CLOSE[name]
-            elif name == "WORKFLOW_TASK_COMPLETED":
-                self.task_completed.append(event_id)
-            elif name == "WORKFLOW_TASK_FAILED" and attrs.get("cause") == RESET_CAUSE:
-                failure = attrs.get("failure")
-                self.reset_markers.append(
-                    ResetMarker(
-                        event_id=event_id,
-                        base_run_id=str(attrs.get("baseRunId", "")),
-                        new_run_id=str(attrs.get("newRunId", "")),
-                        reason=failure.get("message") if isinstance(failure, dict) else None,
-                    )
-                )
-            elif name == "WORKFLOW_EXECUTION_STARTED":
-                self.workflow_type = attrs.get("workflowType", {}).get("name")
-                self.original_run_id = str(attrs.get("originalExecutionRunId") or self.run_id)
-                self.started_at = when
-                if "input" in attrs:
-                    self.input = _single(attrs["input"])
-            elif name in TERMINAL_EVENTS:
-                self.status = TERMINAL_EVENTS[name]
-                self.closed_at = when
-                if "result" in attrs:
-                    self.result = _single(attrs["result"])
+            self.last_event_id = event.id
+            handler = _HANDLERS.get(event.name)
+            if handler is None:
+                continue
+            done = handler(self, event)
+            if done is not None:
+                closed.append(done)
         return closed
+
+    def _scheduled(self, event: _Event) -> None:
+        activity = Activity(
+            scheduled_id=event.id,
+            activity_type=event.text("activityType", "name"),
+            activity_id=event.text("activityId"),
+            scheduled_by=event.number("workflowTaskCompletedEventId"),
+            scheduled_at=event.when,
+        )
+        self.activities.append(activity)
+        self._by_scheduled[event.id] = activity
+
+    def _started(self, event: _Event) -> None:
+        started = self._by_scheduled.get(event.number("scheduledEventId"))
+        if started is not None:
+            started.started_at = event.when
+            started.attempt = event.number("attempt") or 1
+
+    def _activity_closed(self, event: _Event) -> Activity | None:
+        done = self._by_scheduled.get(event.number("scheduledEventId"))
+        if done is None:
+            return None
+        done.outcome = _ACTIVITY_CLOSE[event.name]
+        done.closed_id = event.id
+        done.closed_at = event.when
+        if "result" in event.attrs:
+            done.result = _single(event.attrs["result"])
+        return done
+
+    def _child_initiated(self, event: _Event) -> None:
+        child = ChildRun(
+            initiated_id=event.id,
+            workflow_id=event.text("workflowId"),
+            workflow_type=event.text("workflowType", "name"),
+            scheduled_by=event.number("workflowTaskCompletedEventId"),
+        )
+        self.children.append(child)
+        self._children_by_initiated[event.id] = child
+
+    def _child_started(self, event: _Event) -> None:
+        found = self._children_by_initiated.get(event.number("initiatedEventId"))
+        if found is not None:
+            found.run_id = event.text("workflowExecution", "runId") or None
+
+    def _child_closed(self, event: _Event) -> None:
+        found = self._children_by_initiated.get(event.number("initiatedEventId"))
+        if found is not None:
+            found.outcome = _CHILD_CLOSE[event.name]
+
+    def _task_completed(self, event: _Event) -> None:
+        self.task_completed.append(event.id)
+
+    def _task_failed(self, event: _Event) -> None:
+        if event.attrs.get("cause") != RESET_CAUSE:
+            return
+        failure = event.attrs.get("failure")
+        message = failure.get("message") if isinstance(failure, dict) else None
+        self.reset_markers.append(
+            ResetMarker(
+                event_id=event.id,
+                base_run_id=event.text("baseRunId"),
+                new_run_id=event.text("newRunId"),
+                reason=message if isinstance(message, str) else None,
+            )
+        )
+
+    def _workflow_started(self, event: _Event) -> None:
+        self.workflow_type = event.text("workflowType", "name") or None
+        self.original_run_id = event.text("originalExecutionRunId") or self.run_id
+        self.started_at = event.when
+        if "input" in event.attrs:
+            self.input = _single(event.attrs["input"])
+
+    def _workflow_closed(self, event: _Event) -> None:
+        self.status = TERMINAL_EVENTS[event.name]
+        self.closed_at = event.when
+        if "result" in event.attrs:
+            self.result = _single(event.attrs["result"])
 
     # -- questions the planner asks -------------------------------------------------------
 
@@ -291,20 +311,87 @@ class RunHistory:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class _Event:
+    """One serialized event, with checked access to the fields the fold reads."""
+
+    id: int
+    name: str
+    attrs: Mapping[str, Any]
+    when: str | None
+
+    @classmethod
+    def of(cls, raw: Any) -> _Event:
+        if not isinstance(raw, Mapping):
+            raise BadAnswer(f"a history event is {type(raw).__name__}, not an object")
+        try:
+            event_id = _int64(raw.get("eventId"))
+        except BadAnswer as exc:
+            raise BadAnswer(f"a history event has {exc}") from None
+        if event_id <= 0:
+            raise BadAnswer(f"a history event has no eventId ({_shown(raw.get('eventId'))})")
+        name = raw.get("eventTypeName")
+        if not isinstance(name, str) or not name:
+            number = raw.get("eventType")
+            name = _NAMES_BY_NUMBER.get(number, "") if isinstance(number, int) else ""
+        when = raw.get("eventTime")
+        return cls(event_id, name, _attributes(raw), when if isinstance(when, str) else None)
+
+    def text(self, *keys: str) -> str:
+        """A string field (`keys` walks into nested objects); "" when absent or not text."""
+        value: Any = self.attrs
+        for key in keys:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        return value if isinstance(value, str) else ""
+
+    def number(self, key: str) -> int:
+        try:
+            return _int64(self.attrs.get(key))
+        except BadAnswer as exc:
+            raise BadAnswer(f"event {self.id} ({self.name}) has {key} {exc}") from None
+
+
+_Handler = Callable[[RunHistory, _Event], "Activity | None"]
+_HANDLERS: dict[str, _Handler] = {
+    "ACTIVITY_TASK_SCHEDULED": RunHistory._scheduled,
+    "ACTIVITY_TASK_STARTED": RunHistory._started,
+    **dict.fromkeys(_ACTIVITY_CLOSE, RunHistory._activity_closed),
+    "START_CHILD_WORKFLOW_EXECUTION_INITIATED": RunHistory._child_initiated,
+    "CHILD_WORKFLOW_EXECUTION_STARTED": RunHistory._child_started,
+    **dict.fromkeys(_CHILD_CLOSE, RunHistory._child_closed),
+    "WORKFLOW_TASK_COMPLETED": RunHistory._task_completed,
+    "WORKFLOW_TASK_FAILED": RunHistory._task_failed,
+    "WORKFLOW_EXECUTION_STARTED": RunHistory._workflow_started,
+    **dict.fromkeys(TERMINAL_EVENTS, RunHistory._workflow_closed),
+}
+
+
 def _attributes(event: Mapping[str, Any]) -> Mapping[str, Any]:
     for key, value in event.items():
-        if key.endswith("EventAttributes") and isinstance(value, dict):
+        if isinstance(key, str) and key.endswith("EventAttributes") and isinstance(value, dict):
             return value
     return {}
 
 
 def _int64(value: Any) -> int:
-    """eventIds come as strings, other int64s as protobuf Long objects (CONTRACT §4.2)."""
-    if isinstance(value, dict):
-        return int(value.get("high", 0)) * 2**32 + (int(value.get("low", 0)) & 0xFFFFFFFF)
+    """eventIds come as strings, other int64s as protobuf Long objects (docs/output-api.md
+    §4.2); anything else that is not a whole number is a BadAnswer."""
     if value is None or value == "":
         return 0
-    return int(value)
+    if isinstance(value, dict):
+        high, low = value.get("high", 0), value.get("low", 0)
+        if isinstance(high, int) and isinstance(low, int) and not isinstance(high, bool):
+            return high * 2**32 + (low & 0xFFFFFFFF)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        return value
+    elif isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    raise BadAnswer(f"a value that is not a whole number ({_shown(value)})")
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _single(payload: Any) -> Any:

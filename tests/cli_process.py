@@ -29,30 +29,41 @@ class Cli:
             stderr=subprocess.PIPE,
             text=True,
         )
-        self.lines: queue.Queue[str] = queue.Queue()
+        self.lines: queue.Queue[tuple[str, str]] = queue.Queue()  # (stream, line)
         self.output: list[str] = []
         self.errors: list[str] = []
+        self._backlog: list[tuple[str, str]] = []  # read, not matched yet
         self._readers = [
             threading.Thread(
-                target=self._read, args=(self.process.stdout, self.output), daemon=True
+                target=self._read, args=("out", self.process.stdout, self.output), daemon=True
             ),
             threading.Thread(
-                target=self._read, args=(self.process.stderr, self.errors), daemon=True
+                target=self._read, args=("err", self.process.stderr, self.errors), daemon=True
             ),
         ]
         for reader in self._readers:
             reader.start()
 
-    def _read(self, stream: object, into: list[str]) -> None:
+    def _read(self, name: str, stream: object, into: list[str]) -> None:
         assert hasattr(stream, "readline")
         for line in iter(stream.readline, ""):
             into.append(line.rstrip("\n"))
-            self.lines.put(line.rstrip("\n"))
+            self.lines.put((name, line.rstrip("\n")))
 
     def expect(self, text: str, timeout: float = 10.0) -> str:
-        """The next line (stdout or stderr) that contains `text`."""
+        """The next line that contains `text`, in the order of its own stream (stdout or
+        stderr): the lines of that stream before it are passed over; the other stream's are
+        kept, since two pipes interleave as they please."""
         deadline = time.monotonic() + timeout
         while True:
+            for i, (stream, line) in enumerate(self._backlog):
+                if text in line:
+                    self._backlog = [
+                        entry
+                        for j, entry in enumerate(self._backlog)
+                        if j > i or entry[0] != stream
+                    ]
+                    return line
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise AssertionError(
@@ -60,11 +71,9 @@ class Cli:
                     f"stderr: {self.errors}"
                 )
             try:
-                line = self.lines.get(timeout=remaining)
+                self._backlog.append(self.lines.get(timeout=remaining))
             except queue.Empty:
                 continue
-            if text in line:
-                return line
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = 5.0) -> tuple[int, float]:
         """Send a signal; return the exit code and how long the process took to end."""

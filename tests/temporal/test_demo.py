@@ -68,13 +68,16 @@ def test_the_demo_resets_on_an_edit_and_stops_every_process(tmp_path: Path) -> N
     demo = Demo(tmp_path / "demo")
     demo.thread.start()
     try:
-        hint = demo.wait_line("edit ")
+        hint = demo.wait_line(" and save: ")
         prompt = Path(hint.split()[1])
         assert prompt == tmp_path / "demo" / "prompts" / "draft_digest.prompt"
         assert children() - before, "the demo runs its server and worker as child processes"
         prompt.write_text("Draft the digest as a limerick.\n")
         decided = demo.wait_line("new run ")
-        assert decided.startswith("prompts/draft_digest.prompt changed: the reset point is event ")
+        # The demo prints what `watch` prints.
+        assert decided.startswith(
+            "demo-digest: prompts/draft_digest.prompt changed (rerun draft_digest): reset after "
+        )
         demo.wait_line("    draft_digest: Draft the digest as a limerick.")
     finally:
         demo.stop.set()

@@ -107,7 +107,7 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 def test_a_token_over_plain_http_to_another_host_is_warned_about(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from runner.cli import _engine
+    from runner.cli.common import make_engine
     from runner.config import load_config
 
     config = tmp_path / "output-reset.yaml"
@@ -117,7 +117,7 @@ def test_a_token_over_plain_http_to_another_host_is_warned_about(
     )
     monkeypatch.setenv("OUTPUT_API_AUTH_TOKEN", "s3cret")
     monkeypatch.delenv("OUTPUT_API_URL", raising=False)
-    _engine(load_config(config)).close()
+    make_engine(load_config(config)).close()
     err = capsys.readouterr().err
     assert err == (
         "warning: OUTPUT_API_AUTH_TOKEN will be sent over plain http to "

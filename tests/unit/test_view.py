@@ -10,7 +10,8 @@ from runner import reports as d
 from runner.compare import RESULT, OutputDiff
 from runner.plan import plan
 from runner.usage import Savings, Totals
-from runner.view import JsonView, LiveView, PlainView, decision_line, diff_lines, savings_line
+from runner.view import JsonView, LiveView, PlainView
+from runner.wording import decision_line, diff_lines, savings_line
 from tests.recordings import history_from
 from tests.unit.test_plan import change
 

@@ -1,4 +1,5 @@
-"""Load and check `output-reset.yaml` into frozen dataclasses (the bottom layer, next to errors).
+"""Read and check `output-reset.yaml` into the dataclasses of model.py (the one place importing
+yaml).
 
 Line and column numbers come from `yaml.compose` node marks, so every problem is reported as one
 line `FILE:LINE:COL: key.path: what is wrong`. Unknown and duplicate keys are errors: a silently
@@ -8,33 +9,33 @@ ignored typo is the worst outcome for a tool that is supposed to react to your e
 from __future__ import annotations
 
 import difflib
-import hashlib
-import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
 import yaml
 
+from runner.config.model import (
+    API_KEYS,
+    DEFAULT_DEBOUNCE_MS,
+    DEFAULT_TOKEN_ENV,
+    ENGINE_KEYS,
+    RULE_KEYS,
+    SCHEMA_VERSION,
+    STEP_KEYS,
+    TLS_KEYS,
+    TOP_KEYS,
+    WORKFLOW_KEYS,
+    Action,
+    ApiConfig,
+    Config,
+    EngineConfig,
+    Rule,
+    TlsConfig,
+    WorkflowConfig,
+)
 from runner.errors import ConfigError
-
-CONFIG_NAME = "output-reset.yaml"
-SCHEMA_VERSION = 1
-DEFAULT_DEBOUNCE_MS = 300
-DEFAULT_TOKEN_ENV = "OUTPUT_API_AUTH_TOKEN"
-
-Action = Literal["rerun", "reset_after"]
-
-# The keys each mapping accepts; the JSON Schema (runner/schema.py) is checked against these.
-TOP_KEYS = ("version", "api", "engine", "debounce_ms", "ignore", "workflows")
-API_KEYS = ("url", "token_env", "catalog")
-ENGINE_KEYS = ("kind", "address", "namespace", "tls", "api_key_env")
-TLS_KEYS = ("server_name", "ca_cert", "client_cert", "client_key")
-WORKFLOW_KEYS = ("id", "type", "run", "steps", "rules")
-STEP_KEYS = ("side_effects",)
-RULE_KEYS = ("files", "rerun", "reset_after", "occurrence", "allow_replay")
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # The API refuses workflowType filters and catalog ids outside this set (CONTRACT §1.1, §2.3).
@@ -48,103 +49,6 @@ _NULL = "tag:yaml.org,2002:null"
 _FLOAT = "tag:yaml.org,2002:float"
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
-
-
-@dataclass(frozen=True, slots=True)
-class RuleRef:
-    """A rule by position: workflow index and rule index in the config."""
-
-    workflow: int
-    rule: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Rule:
-    """One mapping from file patterns to a reset point."""
-
-    files: tuple[str, ...]
-    action: Action
-    step: str
-    line: int
-    occurrence: int | None = None  # reset_after only: 1 = first, -1 = last (the default)
-    allow_replay: bool = False  # workflow code edits: reset instead of starting a fresh run
-
-    def describe(self) -> str:
-        which = f" (occurrence {self.occurrence})" if self.occurrence is not None else ""
-        return f"{self.action.replace('_', ' ')} {self.step}{which}"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class WorkflowConfig:
-    """A pinned workflow: by id, or the most recent run of a type."""
-
-    id: str | None
-    type: str | None
-    run: str | None
-    rules: tuple[Rule, ...]
-    line: int
-    side_effects: frozenset[str] = frozenset()  # steps whose re-execution needs a yes
-
-    @property
-    def key(self) -> str:
-        """A stable name for this entry, used in the state file and in messages."""
-        return self.id if self.id is not None else f"type:{self.type}"
-
-    @property
-    def label(self) -> str:
-        return self.id if self.id is not None else f"latest {self.type}"
-
-    def fingerprint(self) -> str:
-        """Changes whenever what the config pins changes, so a stale state pin is ignored."""
-        raw = json.dumps([self.id, self.type, self.run])
-        return hashlib.sha256(raw.encode()).hexdigest()[:16]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ApiConfig:
-    url: str | None = None
-    token_env: str = DEFAULT_TOKEN_ENV
-    catalog: str | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TlsConfig:
-    """TLS for a Temporal frontend; paths are relative to the config file's folder."""
-
-    server_name: str | None = None
-    ca_cert: Path | None = None
-    client_cert: Path | None = None
-    client_key: Path | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EngineConfig:
-    """Which engine resets runs: Output's API (default) or Temporal directly."""
-
-    kind: Literal["output", "temporal"] = "output"
-    address: str = "localhost:7233"
-    namespace: str = "default"
-    tls: TlsConfig | None = None
-    api_key_env: str | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Config:
-    path: Path
-    api: ApiConfig
-    engine: EngineConfig
-    debounce_ms: int
-    ignore: tuple[str, ...]
-    workflows: tuple[WorkflowConfig, ...]
-
-    @property
-    def root(self) -> Path:
-        """The folder that every pattern in the file is relative to."""
-        return self.path.parent
-
-    @property
-    def state_dir(self) -> Path:
-        return self.root / ".output-reset"
 
 
 def load_config(path: Path, *, shown_as: str | None = None) -> Config:

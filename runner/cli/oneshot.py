@@ -1,0 +1,361 @@
+"""The one-shot commands about runs: `plan`, `reset`, `status`, `log` and `validate`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from runner.cli.common import (
+    ConfigOption,
+    JsonOption,
+    app,
+    changes_for,
+    describe,
+    error,
+    flag,
+    load,
+    open_resetter,
+    pick_workflow,
+    plural,
+    setup_logging,
+    warn,
+)
+from runner.config import CONFIG_NAME
+from runner.errors import ApiError, RunnerError, UsageError
+
+if TYPE_CHECKING:
+    from runner.config import WorkflowConfig
+    from runner.history import RunHistory
+
+# -- plan -------------------------------------------------------------------------------------
+
+
+@app.command()
+def plan(
+    files: Annotated[list[Path], typer.Argument(help="Files to treat as changed.")],
+    config: ConfigOption = Path(CONFIG_NAME),
+    as_json: JsonOption = False,
+) -> None:
+    """Show what a change to these files would do. Changes nothing."""
+    from runner.jsonlines import decision_json
+    from runner.paths import Matcher
+
+    setup_logging(False)
+    cfg = load(config)
+    matcher = Matcher(cfg)
+    per_workflow, unmapped = changes_for(cfg, matcher, files)
+    results: list[dict[str, Any]] = []
+    with open_resetter(cfg) as resetter:
+        for index, changes in sorted(per_workflow.items()):
+            workflow = cfg.workflows[index]
+            pin = resetter.resolve(workflow, {}, persist=False).pin
+            decision = resetter.runs.decide(pin, changes)
+            results.append(decision_json(workflow.label, decision))
+            if not as_json:
+                typer.echo(f"{workflow.label} (run {pin.run_id}): {describe(decision)}")
+    if as_json:
+        typer.echo(json.dumps({"plans": results, "unmapped": unmapped}, indent=2))
+        return
+    for path in unmapped:
+        typer.echo(f"{path}: no rule maps this file")
+
+
+# -- reset ------------------------------------------------------------------------------------
+
+
+@app.command()
+def reset(
+    config: ConfigOption = Path(CONFIG_NAME),
+    workflow: Annotated[
+        str | None,
+        typer.Option("--workflow", "-w", help="Which configured workflow (id or type)."),
+    ] = None,
+    step: Annotated[
+        str | None,
+        typer.Option("--step", "-s", help="Reset after this completed step (it is kept)."),
+    ] = None,
+    file: Annotated[
+        list[Path] | None,
+        typer.Option("--file", "-f", help="Reset as if these files changed."),
+    ] = None,
+    reason: Annotated[
+        str | None, typer.Option("--reason", "-r", help="Recorded in the workflow history.")
+    ] = None,
+    yes: Annotated[
+        bool, flag("--yes", "-y", help="Re-run steps marked side_effects without asking.")
+    ] = False,
+) -> None:
+    """Reset the pinned run once, now, and pin the new run."""
+    from runner.config import Rule
+    from runner.paths import Matcher, digest
+    from runner.plan import Change
+
+    setup_logging(False)
+    if (step is None) == (not file):
+        raise UsageError("give either --step NAME or --file PATH (not both)")
+    cfg = load(config)
+    matcher = Matcher(cfg)
+    if file:
+        per_workflow, unmapped = changes_for(cfg, matcher, file)
+        if unmapped:
+            raise UsageError(f"{unmapped[0]}: no rule in {config} maps this file")
+        candidates = sorted(per_workflow)
+    else:
+        per_workflow, candidates = {}, list(range(len(cfg.workflows)))
+    index = pick_workflow(cfg, candidates, workflow)
+    target = cfg.workflows[index]
+    changes = per_workflow.get(index, [])
+    hashes = {f: digest(cfg.root / f) for c in changes for f in c.files}
+    with open_resetter(cfg) as resetter:
+        pin = resetter.resolve(target, {}).pin
+        decision = None
+        if step is not None:
+            # Like `npx output workflow reset --step`: keep that step, re-run what follows.
+            asked = Rule(files=(), action="reset_after", step=step, line=0)
+            decision = resetter.runs.decide(pin, [Change(rule=asked, files=())])
+            if decision.kind == "none":
+                raise RunnerError(f"no reset: {decision.why}")
+        outcome = resetter.apply(
+            target,
+            changes,
+            pin=pin,
+            hashes=hashes,
+            reason=reason or (f"output-reset: reset after {step}" if step else None),
+            decision=decision,
+            confirm=_confirm(yes),
+        )
+    for note in outcome.notes:
+        warn(note)
+    chosen = outcome.decision
+    if outcome.new_run_id is None:
+        typer.echo(f"No reset: {chosen.why}")
+        return
+    typer.echo("Workflow reset successfully" if chosen.kind == "reset" else "Fresh run started")
+    typer.echo("")
+    typer.echo(f"Workflow ID: {chosen.workflow_id}")
+    typer.echo(f"New Run ID: {outcome.new_run_id}")
+    if chosen.kind == "reset":
+        typer.echo(f"Reset after step: {chosen.anchor}")
+    typer.echo(f"Reason: {outcome.reason}")
+
+
+def _confirm(yes: bool) -> Callable[[list[str]], bool]:
+    def ask(steps: list[str]) -> bool:
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise UsageError(
+                f"this reset runs {', '.join(steps)} again, which has side effects; "
+                "pass --yes to confirm"
+            )
+        return typer.confirm(
+            f"This reset runs {', '.join(steps)} again, which has side effects. Go on?"
+        )
+
+    return ask
+
+
+# -- status -----------------------------------------------------------------------------------
+
+
+@app.command()
+def status(
+    config: ConfigOption = Path(CONFIG_NAME),
+    as_json: JsonOption = False,
+) -> None:
+    """Show each pinned run: its status, its steps, and the files mapped to them."""
+    from runner.usage import Totals
+    from runner.wording import totals_line
+
+    setup_logging(False)
+    cfg = load(config)
+    documents: list[dict[str, Any]] = []
+    with open_resetter(cfg) as resetter:
+        for workflow in cfg.workflows:
+            resolved = resetter.resolve(workflow, {}, persist=False)
+            pin = resolved.pin
+            history, children = resetter.runs.load(pin, children=True)
+            steps = _step_table(workflow, history, children)
+            documents.append(
+                {
+                    "workflow": workflow.label,
+                    "workflowId": pin.workflow_id,
+                    "runId": pin.run_id,
+                    "pinnedBy": resolved.source,
+                    "status": history.status,
+                    "steps": steps,
+                }
+            )
+        totals = Totals()
+        for entry in resetter.audit.read():
+            if entry.get("outcome") in ("done", "recovered"):
+                totals.add_json(entry.get("saved"))
+    if as_json:
+        typer.echo(json.dumps({"workflows": documents, "saved": totals.to_json()}, indent=2))
+        return
+    marks = {"completed": "✓", "running": "…", "failed": "✗", "not run": "·"}
+    for doc in documents:
+        source = {"state": "pinned", "config": "run from config", "latest": "latest run"}
+        typer.echo(
+            f"{doc['workflowId']}  run {doc['runId']}  {doc['status']}  "
+            f"({source.get(doc['pinnedBy'], doc['pinnedBy'])})"
+        )
+        width = max((len(s["step"]) for s in doc["steps"]), default=4)
+        for s in doc["steps"]:
+            files = ", ".join(s["files"])
+            mark = marks.get(s["state"], " ")
+            typer.echo(f"  {mark} {s['step']:<{width}}  {s['state']:<9}  {files}".rstrip())
+    if totals.resets:
+        typer.echo(f"\n{totals_line(totals)}")
+
+
+def _step_table(
+    workflow: WorkflowConfig, history: RunHistory, children: dict[str, RunHistory]
+) -> list[dict[str, Any]]:
+    files_by_step: dict[str, list[str]] = {}
+    for rule in workflow.rules:
+        label = ", ".join(rule.files) + (" (reset after)" if rule.action == "reset_after" else "")
+        files_by_step.setdefault(rule.step, []).append(label)
+    rows: list[dict[str, Any]] = []
+    named = set(files_by_step)
+    for name in history.steps_in_order():
+        last = history.occurrences(name)[-1]
+        rows.append(
+            {
+                "step": name,
+                "state": _activity_state(last.outcome, history.closed),
+                "runs": len(history.occurrences(name)),
+                "files": files_by_step.get(name, []),
+            }
+        )
+        named.discard(name)
+    for child in children.values():
+        for name in child.steps_in_order():
+            if name in named:
+                last = child.occurrences(name)[-1]
+                rows.append(
+                    {
+                        "step": name,
+                        "state": _activity_state(last.outcome, child.closed),
+                        "runs": len(child.occurrences(name)),
+                        "files": files_by_step.get(name, []),
+                        "child": child.workflow_type,
+                    }
+                )
+                named.discard(name)
+    for name in sorted(named):
+        rows.append({"step": name, "state": "not run", "runs": 0, "files": files_by_step[name]})
+    return rows
+
+
+def _activity_state(outcome: str, run_closed: bool) -> str:
+    if outcome == "scheduled":
+        return "not run" if run_closed else "running"
+    return "completed" if outcome == "completed" else "failed"
+
+
+# -- log --------------------------------------------------------------------------------------
+
+
+@app.command("log")
+def show_log(
+    config: ConfigOption = Path(CONFIG_NAME),
+    as_json: JsonOption = False,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Show the last N entries.")] = 20,
+) -> None:
+    """Show the audit log of resets (.output-reset/resets.jsonl)."""
+    from runner.auditlog import AuditLog
+
+    setup_logging(False)
+    cfg = load(config)
+    entries = AuditLog(cfg.state_dir).read()[-limit:] if limit > 0 else []
+    if as_json:
+        typer.echo(json.dumps({"entries": entries}, indent=2, ensure_ascii=False))
+        return
+    if not entries:
+        typer.echo("no resets logged yet")
+        return
+    for entry in entries:
+        when = str(entry.get("time", ""))[:19].replace("T", " ")
+        action = entry.get("action")
+        what = {"reset": f"reset after {entry.get('anchor')}", "fresh": "fresh run"}.get(
+            str(action), "no reset"
+        )
+        runs = f"{entry.get('oldRunId')} -> {entry.get('newRunId') or '-'}"
+        saved = entry.get("saved") or {}
+        seconds = f"  saved {saved['seconds']:.1f}s" if saved.get("seconds") else ""
+        files = ", ".join(entry.get("files") or [])
+        typer.echo(
+            f"{when}  {entry.get('workflow')}  {entry.get('outcome')}  {what}  {runs}{seconds}"
+            f"  ({files})"
+        )
+        if entry.get("error"):
+            typer.echo(f"    {entry['error']}")
+
+
+# -- validate ---------------------------------------------------------------------------------
+
+
+@app.command()
+def validate(
+    config: ConfigOption = Path(CONFIG_NAME),
+    offline: Annotated[
+        bool, flag("--offline", help="Check the file only; do not ask the API.")
+    ] = False,
+) -> None:
+    """Check the config; when the API answers, check every step against the pinned run."""
+    import difflib
+
+    from runner.config import RuleRef
+    from runner.paths import Matcher
+    from runner.plan import Change
+
+    setup_logging(False)
+    cfg = load(config)
+    matcher = Matcher(cfg)
+    mapped = matcher.mapped_files()
+    rules = sum(len(w.rules) for w in cfg.workflows)
+    typer.echo(
+        f"{config}: ok ({plural(len(cfg.workflows), 'workflow')}, {plural(rules, 'rule')}, "
+        f"{plural(len(mapped), 'mapped file')})"
+    )
+    for w, workflow in enumerate(cfg.workflows):
+        for r, rule in enumerate(workflow.rules):
+            if not any(RuleRef(w, r) in matcher.rules_for(rel) for rel in mapped):
+                warn(f"{config}:{rule.line}: {', '.join(rule.files)} matches no file yet")
+    if offline:
+        return
+    problems: list[str] = []
+    try:
+        with open_resetter(cfg) as resetter:
+            for workflow in cfg.workflows:
+                pin = resetter.resolve(workflow, {}, persist=False).pin
+                asked = [Change(rule=r, files=()) for r in workflow.rules]
+                history, children = resetter.runs.load(pin, asked)
+                known = set(history.steps_in_order())
+                for child in children.values():
+                    known |= set(child.steps_in_order())
+                for rule in workflow.rules:
+                    name = rule.step.rpartition("#")[2]
+                    if name in known or history.occurrences(rule.step):
+                        continue
+                    close = difflib.get_close_matches(name, sorted(known), n=1)
+                    hint = f'; did you mean "{close[0]}"?' if close else ""
+                    where = "has not reached it yet" if not history.closed else "never ran it"
+                    problems.append(
+                        f'{config}:{rule.line}: {rule.action}: step "{rule.step}" is not in '
+                        f"run {pin.run_id} of {pin.workflow_id} (the run {where}){hint}"
+                    )
+            typer.echo(f"steps checked against the pinned runs ({resetter.engine.description})")
+    except ApiError as exc:
+        typer.echo(f"note: step names not checked: {exc}")
+        return
+    for problem in problems:
+        error(problem)
+    if problems:
+        raise typer.Exit(2)
