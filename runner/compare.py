@@ -1,6 +1,6 @@
 """What changed between two iterations of a run: step outputs and the result (pure core).
 
-Outputs come from histories read with payloads (CONTRACT §10.20: traces are unreliable after
+Outputs come from histories read with payloads (docs/output-api.md §7.4: traces are unreliable after
 a reset), so each re-executed step is compared with the same step's last output in the run
 it replaced.
 """

@@ -1,4 +1,4 @@
-"""The watch loop: the thin driver around the board (`tracker.py`), which makes every decision.
+"""The watch loop: the thin driver around the board (board.py), which makes every decision.
 
 One thread owns all state (`run()`): it turns file events into bursts and real content changes,
 hands those and every job's result to the board, and carries out what the board asks on other
@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from runner import actions as t
 from runner.auditlog import AuditLog
@@ -23,7 +24,7 @@ from runner.config import Config, load_config
 from runner.debounce import Burst, Debouncer
 from runner.effects import Effects
 from runner.engine import Engine
-from runner.errors import ConfigError, RunnerError, StateError, UsageError
+from runner.errors import ConfigError, RunnerError
 from runner.paths import Contents, Matcher
 from runner.reports import Changed, ConfigReloaded, Notice, Ready, Reporter
 from runner.resetter import Resetter
@@ -56,24 +57,9 @@ class _FsEvent:
     wall: float
 
 
-@dataclass(frozen=True, slots=True)
-class _Overflow:
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class _Call:
-    """A job's result, applied to the board on the loop thread."""
-
-    apply: Callable[[float], list[t.Action]]
-
-
-@dataclass(frozen=True, slots=True)
-class _Crash:
-    error: BaseException
-
-
-_Message = _FsEvent | _Overflow | _Call | _Crash | None  # None: wake up
+# A file event; or something to apply on the loop thread with `now` (a job's result, an
+# overflow of the kernel's event queue, a bug to re-raise); or None: wake up.
+_Message = _FsEvent | Callable[[float], list[t.Action]] | None
 
 
 class Daemon:
@@ -115,8 +101,8 @@ class Daemon:
             self.runs,
             self.resetter,
             report=report,
-            post=lambda apply: self._queue.put(_Call(apply)),
-            crash=lambda error: self._queue.put(_Crash(error)),
+            post=self._queue.put,
+            crash=lambda error: self._queue.put(partial(_reraise, error)),
             baseline=self._baseline,
             announce=self._announce,
             dry_run=options.dry_run,
@@ -137,7 +123,7 @@ class Daemon:
     def run(self) -> None:
         """Watch until `stop()`. Raises only for problems that make watching impossible."""
         self._say_all(self._contents.index(self._matcher.mapped_files()))
-        release = None if self.options.dry_run else self._claim()
+        release = None if self.options.dry_run else self.store.claim_watch()
         try:
             self._watcher = self._start_watcher()
             self._act(self._board.start())
@@ -148,15 +134,6 @@ class Daemon:
             if release is not None:
                 release()
 
-    def _claim(self) -> Callable[[], None]:
-        try:
-            return self.store.claim_watch()
-        except StateError as exc:
-            raise UsageError(
-                f"{exc}: output-reset keeps its pins there, so it cannot reset anything; make "
-                "the folder writable, or only watch with --dry-run"
-            ) from None
-
     def _shutdown(self) -> None:
         if self._watcher is not None:
             self._watcher.stop()
@@ -166,7 +143,8 @@ class Daemon:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            deadlines = [d for d in (self._debouncer.deadline(), self._board.deadline()) if d]
+            due = (self._debouncer.deadline(), self._board.deadline())
+            deadlines = [d for d in due if d is not None]
             timeout = max(0.0, min(deadlines) - self.clock()) if deadlines else None
             try:
                 message = self._queue.get(timeout=timeout)
@@ -186,12 +164,8 @@ class Daemon:
             self._folder_events |= message.is_dir
             self._last_wall = message.wall
             self._debouncer.add(message.path, message.at)
-        elif isinstance(message, _Overflow):
-            self._debouncer.overflow(message.at)
-        elif isinstance(message, _Call):
-            self._act(message.apply(now))
-        elif isinstance(message, _Crash):
-            raise message.error
+        elif message is not None:
+            self._act(message(now))
 
     # -- files ------------------------------------------------------------------------------
 
@@ -200,11 +174,15 @@ class Daemon:
             self._matcher.watch_roots(),
             self._on_fs_event,
             skip_dir=self._matcher.skip_dir,
-            on_overflow=lambda: self._queue.put(_Overflow(self.clock())),
+            on_overflow=lambda: self._queue.put(self._overflowed),
             poll=self.options.poll,
         )
         watcher.start()
         return watcher
+
+    def _overflowed(self, now: float) -> list[t.Action]:
+        self._debouncer.overflow(now)
+        return []
 
     def _on_fs_event(self, path: str, is_dir: bool) -> None:
         """Called on the watcher's thread: filter cheaply, then hand over to the loop."""
@@ -285,3 +263,7 @@ class Daemon:
     def _say_all(self, warnings: list[str]) -> None:
         for warning in warnings:
             self.report(Notice(warning))
+
+
+def _reraise(error: BaseException, now: float) -> list[t.Action]:
+    raise error  # a bug in a job: the CLI prints its traceback (exit 3)

@@ -1,7 +1,8 @@
 """Environment variables as Output's own CLI sees them: `.env` files, then the real environment.
 
-Output's CLI reads `.env` in the current folder before every command (CONTRACT §1.1). We do the
-same, and also read the config file's folder when it differs; real variables always win.
+Output's CLI reads `.env` in the current folder before every command (docs/output-api.md
+§1.1). We do the same, and also read the config file's folder when it differs; real variables
+always win.
 """
 
 from __future__ import annotations

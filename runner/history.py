@@ -3,7 +3,7 @@
 Events arrive page by page (or batch by batch from a follow) and are folded into one `Activity`
 per scheduled activity and one `ChildRun` per started child, so a 50,000-event history costs a few
 megabytes instead of the raw event list. Ordering uses eventId only: `ACTIVITY_TASK_STARTED` is
-written when an attempt ends and its eventTime goes backwards (CONTRACT §4.2).
+written when an attempt ends and its eventTime goes backwards (docs/output-api.md §4.4).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ TERMINAL_EVENTS: dict[str, str] = {
     "WORKFLOW_EXECUTION_CONTINUED_AS_NEW": "continued_as_new",
 }
 
-# eventType numbers, for events whose eventTypeName the API did not know (CONTRACT §4.1).
+# eventType numbers, for events whose eventTypeName the API did not know (docs/output-api.md §4.1).
 _NAMES_BY_NUMBER = {
     1: "WORKFLOW_EXECUTION_STARTED",
     2: "WORKFLOW_EXECUTION_COMPLETED",
@@ -285,7 +285,7 @@ class RunHistory:
         return list(seen)
 
     def first_task_completed_after(self, event_id: int) -> int | None:
-        """The reset point the API derives from a completion (CONTRACT §3.2 step 5)."""
+        """The reset point the API derives from a completion (docs/output-api.md §5.2)."""
         i = bisect.bisect_right(self.task_completed, event_id)
         return self.task_completed[i] if i < len(self.task_completed) else None
 
@@ -395,7 +395,8 @@ def _shown(value: Any) -> str:
 
 
 def _single(payload: Any) -> Any:
-    """Decoded payloads are argument arrays; a step's result is the first (CONTRACT §4.2)."""
+    """Decoded payloads are argument arrays; a step's result is the first (docs/output-api.md
+    §4.5)."""
     if isinstance(payload, list):
         return payload[0] if len(payload) == 1 else payload
     return payload

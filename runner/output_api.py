@@ -1,8 +1,9 @@
 """The Output HTTP API as an `Engine` (the one module importing httpx).
 
-Every route used here is described in CONTRACT.md; quirks handled on purpose are marked with
-its section. One `httpx.Client` is reused (a new one per request costs 30-100 ms on loopback),
-and httpx exceptions never leave this module: they become `ApiError`s that say what to do.
+Every route used here is described in docs/output-api.md §3; quirks handled on purpose are
+marked with their section. One `httpx.Client` is reused (a new one per request costs 30-100 ms
+on loopback), and httpx exceptions never leave this module: they become `ApiError`s that say
+what to do.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from runner.history import RunHistory
 log = logging.getLogger(__name__)
 
 DEFAULT_URL = "http://localhost:3001"
-PAGE_SIZE = 50  # the API's maximum (CONTRACT §2.4)
+PAGE_SIZE = 50  # the API's maximum (§3.4)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,7 +46,8 @@ class ApiSettings:
 
 
 def resolve_settings(api: ApiConfig, env: Mapping[str, str]) -> ApiSettings:
-    """URL: OUTPUT_API_URL, the config's url, OUTPUT_API_HOST_PORT, the default (CONTRACT §1.1)."""
+    """URL: OUTPUT_API_URL, the config's url, OUTPUT_API_HOST_PORT, the default
+    (docs/output-api.md §1.1)."""
     url = env.get("OUTPUT_API_URL") or api.url
     if not url:
         port = env.get("OUTPUT_API_HOST_PORT")
@@ -141,7 +143,7 @@ class OutputApi:
         stop: threading.Event,
         payloads: bool = False,
     ) -> None:
-        """Long-poll the pinned history (CONTRACT §2.4, Addendum) until the run closes.
+        """Long-poll the pinned history (§3.5) until the run closes.
 
         The end is the terminal event or a null token, never `workflow.status`: the metadata of
         a long-poll page is read before the wait and can still say "running". Failures are
@@ -169,7 +171,7 @@ class OutputApi:
         return self._json("GET", f"{_wf(workflow_id)}/runs/{quote(run_id)}/input").get("input")
 
     def trace(self, workflow_id: str, run_id: str) -> Any:
-        """The trace tree (CONTRACT §2.6): inline when remote, else read from the local path."""
+        """The trace tree (§3.10): inline when remote, else read from the local path."""
         try:
             body = self._json("GET", f"{_wf(workflow_id)}/runs/{quote(run_id)}/trace-log")
         except ApiError as exc:
@@ -187,7 +189,7 @@ class OutputApi:
         except (OSError, ValueError):
             return None  # the path is the worker's; it may not be reachable from here
 
-    # -- writes (never retried: CONTRACT §2.1 "the reset is not idempotent") ----------------
+    # -- writes (never retried: a reset is not idempotent, §5.5) ----------------
 
     def reset(
         self, workflow_id: str, run_id: str, *, step: str | None, event_id: int | None, reason: str
@@ -211,7 +213,7 @@ class OutputApi:
 
     def find_reset(self, workflow_id: str, base_run_id: str, token: str) -> str | None:
         """Look for the run our reset created: its last reset marker names `base_run_id`
-        and its reason carries `token` (CONTRACT Addendum, "Reset markers")."""
+        and its reason carries `token` (§4.7)."""
         base = self.history(workflow_id, base_run_id)
         latest = self.status(workflow_id)
         candidates = [latest.run_id]
@@ -254,7 +256,7 @@ class OutputApi:
             "POST", f"{_wf(workflow_id)}/runs/{quote(run_id)}/terminate", json={"reason": reason}
         )
 
-    # -- the worker (CONTRACT §7.4) ---------------------------------------------------------
+    # -- the worker (§6.2) ---------------------------------------------------------
 
     def worker_status(self) -> RunStatus | None:
         return self.status(self.settings.catalog)
@@ -324,7 +326,7 @@ class OutputApi:
                 status=401,
             )
         if status == 500 and text.startswith("5 NOT_FOUND"):
-            # The pinned reset route does not map Temporal's NOT_FOUND (CONTRACT Addendum).
+            # The pinned reset route does not map Temporal's NOT_FOUND (§2.2).
             what = f"run {run_id} of workflow {workflow_id}" if run_id else "that workflow run"
             raise ApiError(
                 f"{what} does not exist (the API said: {text})",

@@ -44,7 +44,8 @@ BUILTIN_IGNORES = (
     "*___jb_old___",
     ".DS_Store",
 )
-# What Output's worker reloads on (nodemon --watch src --ext ts,js,json,prompt,md; CONTRACT §7.2).
+# What Output's worker reloads on: nodemon --watch src --ext ts,js,json,prompt,md
+# (docs/output-api.md §6.1).
 RELOAD_EXTENSIONS = frozenset({".ts", ".js", ".json", ".prompt", ".md"})
 _GLOB = re.compile(r"[*?\[]")
 
@@ -221,7 +222,8 @@ def digest(path: Path) -> Digest:
 
 
 def reloads_worker(rel: str) -> bool:
-    """True when Output's dev worker restarts after a change to this file (CONTRACT §7.2)."""
+    """True when Output's dev worker restarts after a change to this file (docs/output-api.md
+    §6.1)."""
     parts = rel.split("/")
     if "src" not in parts[:-1] or "dist" in parts:
         return False

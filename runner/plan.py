@@ -5,8 +5,8 @@ histories of the children it started). Output: one `Decision` with a reason a pe
 
 Two kinds of engine are planned for:
 - by step name (the Output API): a name resolves to its LAST scheduled occurrence, the named
-  step is kept and everything after it re-runs (CONTRACT §3.2-3.5); so "re-run S" anchors on
-  the activity that finished last before S first ran.
+  step is kept and everything after it re-runs (docs/output-api.md §5.2-5.9); so "re-run S"
+  anchors on the activity that finished last before S first ran.
 - by event (Temporal's ResetWorkflowExecution): the reset point is any workflow task, so
   "re-run S" resets to the task that first scheduled S, keeping everything completed before it,
   and "reset after P" can pick any occurrence of P and keeps every sibling that had finished.
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from runner.config import Rule
 from runner.history import TRACE_ANCHOR, Activity, ChildRun, RunHistory
 
-# Output's workflow definition files: their code is replayed on reset (CONTRACT §3.7, §6.1).
+# Output's workflow definition files: their code is replayed on reset (docs/output-api.md §5.10).
 WORKFLOW_CODE = frozenset({"workflow.ts", "workflow.js", "workflow.mts", "workflow.mjs"})
 
 
@@ -132,7 +132,7 @@ class _Planner:
                 boundary=None,
                 position=-1,
                 why=f"{name} is workflow code, which a reset replays and a change can make "
-                "non-deterministic (CONTRACT §3.7): start a fresh run with the same input "
+                "non-deterministic: start a fresh run with the same input "
                 "(allow_replay: true on the rule resets instead)",
             )
         if change.rule.action == "reset_after":
@@ -151,8 +151,8 @@ class _Planner:
         if which != -1 and not self.by_event:
             return _none(
                 change,
-                f"the Output API can only reset after the last occurrence of {step} "
-                "(CONTRACT §3.4); use the temporal engine to pick another one",
+                f"the Output API can only reset after the last occurrence of {step}; "
+                "use the temporal engine to pick another one",
             )
         if abs(which) > len(occurrences):
             return _none(
@@ -180,7 +180,7 @@ class _Planner:
                 change, f"the run has just finished {step}; what follows will run on the new code"
             )
         # Siblings scheduled before the reset point but not finished by it are dispatched
-        # again (CONTRACT §3.4): say so, it is the surprising part.
+        # again (docs/output-api.md §5.8): say so, it is the surprising part.
         again = [
             a.step
             for a in run.activities
@@ -298,9 +298,9 @@ def _latest_completed_before(run: RunHistory, point: int, *, exclude: str) -> Ac
 
     The activity (other than the re-run step) whose completion is the latest one before
     `point`, considering only names whose LAST scheduling is also before `point`: the API
-    resolves a name to its last occurrence (CONTRACT §3.4), so a name that runs again later
-    would move the reset point past the step we want re-run. Internal activities are not
-    steps, but getTraceDestinations keeps the workflow input (CONTRACT §3.3).
+    resolves a name to its last occurrence (docs/output-api.md §5.7), so a name that runs again
+    later would move the reset point past the step we want re-run. Internal activities are not
+    steps, but getTraceDestinations keeps the workflow input (docs/output-api.md §5.6).
     """
     last_by_step: dict[str, Activity] = {}
     for activity in run.activities:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from runner.errors import AlreadyWatching, StateError
+from runner.errors import AlreadyWatching, StateError, UsageError
 from runner.pins import Pin
 
 log = logging.getLogger(__name__)
@@ -126,13 +126,19 @@ class StateStore:
 
     def claim_watch(self) -> Callable[[], None]:
         """Hold `watch.lock` for as long as this daemon watches (one `watch` per config);
-        returns the function that lets it go. Another daemon holding it: AlreadyWatching."""
-        self._ensure_folder()
+        returns the function that lets it go. Another daemon holding it: AlreadyWatching. A
+        folder that cannot be written is refused at once (UsageError), not at the first reset."""
         path = self.folder / "watch.lock"
         try:
+            self._ensure_folder()
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise StateError(f"cannot open {self._shown(path)}: {_reason(exc)}") from None
+        except (OSError, StateError) as exc:
+            raise UsageError(
+                f"cannot write {self._shown(path)} beside the config "
+                f"({_reason(exc) if isinstance(exc, OSError) else exc}): output-reset keeps "
+                "its pins there, so it could not reset anything; make the folder writable, or "
+                "only watch with --dry-run"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

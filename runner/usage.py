@@ -1,9 +1,9 @@
 """LLM usage per step, read from an Output trace tree, and what a replay saved (pure core).
 
-Output records token usage and cost only in trace files (CONTRACT §5.4), and a reset overwrites
-the run's trace with a fragment (§5.5). So usage is read whenever a trace is whole enough and
-kept per step slot (activity type and activity id: a reset re-uses the ids of the steps it
-re-runs), to say what a later replay saved.
+Output records token usage and cost only in trace files (docs/output-api.md §7.3), and a reset
+overwrites the run's trace with a fragment (§7.4). So usage is read whenever a trace is whole
+enough and kept per step slot (activity type and activity id: a reset re-uses the ids of the
+steps it re-runs), to say what a later replay saved.
 """
 
 from __future__ import annotations

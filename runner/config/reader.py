@@ -38,7 +38,8 @@ from runner.config.model import (
 from runner.errors import ConfigError
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-# The API refuses workflowType filters and catalog ids outside this set (CONTRACT §1.1, §2.3).
+# The API refuses workflowType filters and catalog ids outside this set
+# (docs/output-api.md §1.1, §3.3).
 _API_NAME = re.compile(r"^[a-z0-9_.@-]+$", re.IGNORECASE)
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

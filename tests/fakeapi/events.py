@@ -58,7 +58,7 @@ TERMINAL_STATUS: dict[str, str] = {
     "WORKFLOW_EXECUTION_TERMINATED": "terminated",
 }
 
-# Deleted from the attributes' top level when includePayloads=false (CONTRACT §4.2).
+# Deleted from the attributes' top level when includePayloads=false (docs/output-api.md §4.5).
 PAYLOAD_KEYS = ("input", "result", "failure", "details", "lastCompletionResult", "lastFailure")
 
 ACTIVITY_OPTIONS: dict[str, Any] = {
@@ -135,7 +135,8 @@ def trace_path(workflow_type: str, workflow_id: str, start_ms: int) -> str:
 
 
 def uuid7(ms: int) -> str:
-    """A UUIDv7 run id, as Temporal Server 1.32 gives runs created by a start (CONTRACT §10.8)."""
+    """A UUIDv7 run id, as Temporal Server 1.32 gives runs created by a start
+    (docs/output-api.md §1.3)."""
     rand = int.from_bytes(os.urandom(10), "big")
     value = (ms & (1 << 48) - 1) << 80 | 0x7 << 76 | (rand >> 68) << 64 | 0b10 << 62
     value |= rand & (1 << 62) - 1
@@ -147,7 +148,7 @@ def uuid4() -> str:
 
 
 def child_workflow_id(parent_id: str) -> str:
-    """`<parentId>-<base64url(uuid4)>` without padding: 22 characters (CONTRACT §3.5)."""
+    """`<parentId>-<base64url(uuid4)>` without padding: 22 characters (docs/output-api.md §5.9)."""
     suffix = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     return f"{parent_id}-{suffix}"
 

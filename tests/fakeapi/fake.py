@@ -225,7 +225,7 @@ class FakeOutputApi:
         new_code_version: int | None = None,
         pause_worker: bool = True,
     ) -> None:
-        """Simulate the worker restart after a source edit (CONTRACT §7.2-7.4).
+        """Simulate the worker restart after a source edit (docs/output-api.md §6).
 
         Until `delay_s` has passed, GET /workflow/catalog blocks and (with `pause_worker`) no
         workflow task or new activity runs, while in-flight activities finish on the old code.

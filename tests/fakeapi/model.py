@@ -95,7 +95,7 @@ class Run:
     workflow_id: str
     run_id: str
     workflow_type: str
-    start_ms: int  # describe startTime: the reset time for a reset run (CONTRACT §2.2)
+    start_ms: int  # describe startTime: the reset time for a reset run (docs/output-api.md §3.2)
     queue: str
     parent: tuple[str, str] | None = None
     parent_initiated_id: int = 0
@@ -415,7 +415,7 @@ class Store:
     # --- reset -------------------------------------------------------------------------------
 
     def reset(self, workflow_id: str, run_id: str, step_name: str, reason: str | None) -> Run:
-        """Temporal ResetWorkflowExecution as the API drives it (CONTRACT §3.2)."""
+        """Temporal ResetWorkflowExecution as the API drives it (docs/output-api.md §5.2)."""
         with self.cond:
             base = self.get(workflow_id, run_id)
             if base is None:

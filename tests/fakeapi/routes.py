@@ -318,7 +318,8 @@ class Routes:
         if catalog_id != store.catalog_id:
             raise workflow_not_found(catalog_id)
         with store.cond:
-            # The `get` query blocks while no worker polls the catalog queue (CONTRACT §2.11).
+            # The `get` query blocks while no worker polls the catalog queue
+            # (docs/output-api.md §3.13).
             while (remaining := store.reload_pending()) is not None and not request.aborted():
                 store.cond.wait(remaining if remaining > 0 else 0.001)
             workflows = [

@@ -53,7 +53,8 @@ class App:
     def authorized(self, header: str | None) -> bool:
         if self.token is None:
             return True
-        # The API strips a leading "Basic " and compares the rest verbatim (CONTRACT §1.2).
+        # The API strips a leading "Basic " and compares the rest verbatim
+        # (docs/output-api.md §1.2).
         return header is not None and re.sub(r"^Basic\s", "", header) == self.token
 
 

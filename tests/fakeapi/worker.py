@@ -2,8 +2,9 @@
 
 Workflow tasks replay the program against the run's history (`program.replay`) and append the
 commands' events; activities run for their `duration_s` (and until their `gate` is set) and are
-recorded as STARTED + COMPLETED when they finish, as Temporal does (CONTRACT §4.2). Pending workflow
-tasks are always handled before the next activity completion, so event layouts are deterministic.
+recorded as STARTED + COMPLETED when they finish, as Temporal does (docs/output-api.md §4.4).
+Pending workflow tasks are always handled before the next activity completion, so event layouts
+are deterministic.
 """
 
 from __future__ import annotations

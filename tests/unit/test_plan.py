@@ -1,4 +1,4 @@
-"""The planner against real recorded histories (CONTRACT §3) and small synthetic ones."""
+"""The planner against real recorded histories (docs/output-api.md §5) and small synthetic ones."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""LLM usage per step from trace trees (CONTRACT §5.2-5.5)."""
+"""LLM usage per step from trace trees (docs/output-api.md §7)."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def test_usage_is_summed_per_step_slot() -> None:
 
 
 def test_a_fragment_rooted_at_a_step_still_counts() -> None:
-    # After a reset the trace file is rooted at the first re-run step (CONTRACT §5.5).
+    # After a reset the trace file is rooted at the first re-run step (§7.4).
     assert usage_by_step(step("blog#polish", "4", llm(10, 0.001))) == {
         "blog#polish/4": Usage(tokens=10, cost=0.001)
     }
