@@ -42,6 +42,7 @@ CHECK_TIMEOUT_S = 2.0
 WORKER_READY_S = 30.0
 FIRST_RUN_S = 60.0
 STOP_GRACE_S = 10.0
+DEMO_SERVER_GRACE_S = 0.05
 START_ATTEMPTS = 3
 
 Say = Callable[[str], None]
@@ -70,8 +71,16 @@ class DevServer:
     a port taken between choosing it and the server binding it is retried on another port.
     """
 
-    def __init__(self, binary: Path, folder: Path, *, namespace: str = "default") -> None:
+    def __init__(
+        self,
+        binary: Path,
+        folder: Path,
+        *,
+        namespace: str = "default",
+        grace_s: float = STOP_GRACE_S,
+    ) -> None:
         self.binary = binary
+        self.grace_s = grace_s
         self.folder = folder
         self.namespace = namespace
         self.log_path = folder / "temporal-server.log"
@@ -164,7 +173,7 @@ class DevServer:
 
     def stop(self) -> None:
         if self.process is not None:
-            stop_process(self.process)
+            stop_process(self.process, self.grace_s)
 
 
 def stop_process(process: subprocess.Popen[bytes], grace_s: float = STOP_GRACE_S) -> None:
@@ -335,7 +344,9 @@ def _demo(
     died: threading.Event,
     cleanup: contextlib.ExitStack,
 ) -> None:
-    server = DevServer(binary, workdir / ".temporal")
+    # A throwaway server (the next demo starts on a new database): its graceful shutdown takes
+    # over a second, which Ctrl-C should not wait for.
+    server = DevServer(binary, workdir / ".temporal", grace_s=DEMO_SERVER_GRACE_S)
     cleanup.callback(server.stop)
     server.start(stop)
     assert server.process is not None

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import re
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -118,6 +119,9 @@ class _HttpServer(TrackingServer):
         super().__init__(address, _Handler, threading.Event())
 
     def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
+            return  # the client went away (a killed process, a closed client): that is all
         logger.exception("fake API connection from %s failed", client_address)
 
 
