@@ -14,6 +14,7 @@ Two kinds of engine are planned for:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -42,6 +43,8 @@ class RuleOutcome:
     boundary: int | None  # the workflow task event to reset to (event engines)
     position: int  # order of the reset point in the run; fresh runs sort first
     why: str
+    brief: str = ""  # a fresh run's reason in a few words
+    again: tuple[str, ...] = ()  # steps not finished at the reset point: dispatched again
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,6 +61,8 @@ class Decision:
     outcomes: tuple[RuleOutcome, ...]
     kept: tuple[Activity, ...] = ()  # user step runs replayed from history, not re-executed
     rerun: tuple[str, ...] = ()  # user steps of the run that execute again
+    brief: str = ""  # a fresh run's reason in a few words
+    again: tuple[str, ...] = ()  # steps not finished at the reset point: dispatched again
 
     @property
     def changes(self) -> tuple[Change, ...]:
@@ -110,6 +115,8 @@ def plan(
         outcomes=outcomes,
         kept=kept,
         rerun=tuple(dict.fromkeys(a.step for a in steps if a not in kept)),
+        brief=best.brief,
+        again=best.again,
     )
 
 
@@ -131,6 +138,7 @@ class _Planner:
                 anchor=None,
                 boundary=None,
                 position=-1,
+                brief="workflow code changed",
                 why=f"{name} is workflow code, which a reset replays and a change can make "
                 "non-deterministic: start a fresh run with the same input "
                 "(allow_replay: true on the rule resets instead)",
@@ -189,9 +197,7 @@ class _Planner:
             and a.scheduled_id < boundary
             and (a.completed_id is None or a.completed_id > boundary)
         ]
-        also = (
-            f" ({', '.join(dict.fromkeys(again))} had not finished: it runs again)" if again else ""
-        )
+        also = f" ({counted(again)} had not finished: it runs again)" if again else ""
         return RuleOutcome(
             change=change,
             kind="anchor",
@@ -199,6 +205,7 @@ class _Planner:
             boundary=boundary,
             position=boundary if self.by_event else done,
             why=f"keep {step}{nth} and re-run what follows{also}",
+            again=tuple(again),
         )
 
     def _boundary_after(self, completed: int) -> int | None:
@@ -256,6 +263,7 @@ class _Planner:
                 anchor=None,
                 boundary=None,
                 position=-1,
+                brief="the first step, and tracing is disabled",
                 why=f"{step}{where} is the first step and the run has no trace activity to "
                 "reset after (tracing disabled): start a fresh run with the same input",
             )
@@ -264,7 +272,7 @@ class _Planner:
             why = f"{step}{where} is the first step; {anchor.step} keeps the workflow input"
         else:
             siblings = _also_kept(run, anchor, first_at)
-            kept = f" (keeps {', '.join(siblings)} too)" if siblings else ""
+            kept = f" (keeps {counted(siblings)} too)" if siblings else ""
             why = f"{anchor.step} finished last before {step}{where} first ran{kept}"
         return RuleOutcome(
             change=change,
@@ -332,6 +340,12 @@ def _also_kept(run: RunHistory, anchor: Activity, point: int) -> list[str]:
         and a.completed_id < done
         and a.scheduled_id < point
     ]
+
+
+def counted(names: Sequence[str]) -> str:
+    """Names in order of first appearance, a repeated one with its count: "a, b, c ×5"."""
+    counts = Counter(names)
+    return ", ".join(f"{n} ×{counts[n]}" if counts[n] > 1 else n for n in dict.fromkeys(names))
 
 
 def _none(change: Change, why: str) -> RuleOutcome:

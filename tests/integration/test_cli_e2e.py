@@ -69,8 +69,7 @@ def test_an_edit_gives_one_reset_the_pin_moves_and_the_run_is_followed(
     finally:
         code, took = cli.stop(signal.SIGINT)
     assert line.endswith(
-        f"wf-1: {PROMPTS}/polish@v1.prompt changed (rerun polishDraft): reset after draftOutline, "
-        f"draftOutline finished last before polishDraft first ran; new run {new_run}"
+        f"wf-1: {PROMPTS}/polish@v1.prompt changed: reset after draftOutline; new run {new_run}"
     )
     resets = fake.reset_requests()
     assert len(resets) == 1

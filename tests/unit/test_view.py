@@ -8,7 +8,9 @@ from rich.console import Console
 
 from runner import reports as d
 from runner.compare import RESULT, OutputDiff
+from runner.pins import Pin
 from runner.plan import plan
+from runner.reports import Outcome
 from runner.usage import Savings, Totals
 from runner.view import JsonView, LiveView, PlainView
 from runner.wording import decision_line, diff_lines, savings_line
@@ -16,22 +18,45 @@ from tests.recordings import history_from
 from tests.unit.test_plan import change
 
 RUN = "01a2120c-2695-70a1-83f6-9d9ec4cacd75"
+PIN = Pin(workflow_id="wf", run_id="new", fingerprint="f")
 
 
 def test_no_reset_line() -> None:
     decision = plan([change("publish")], history_from("2-11"))
     assert decision_line("wf", decision, None) == (
-        "wf: prompts/publish.prompt changed (rerun publish): no reset, the run has not reached "
+        "wf: prompts/publish.prompt changed: no reset, the run has not reached "
         "publish yet (it is at polishDraft); it will run publish on the new code"
     )
 
 
+def test_the_decision_line_leads_with_file_reset_point_and_new_run() -> None:
+    decision = plan([change("polishDraft")], history_from("1-06"))
+    outcome = Outcome(decision=decision, pin=PIN, new_run_id="new-1", reason="r")
+    assert decision_line("wf", decision, outcome) == (
+        "wf: prompts/polishDraft.prompt changed: reset after draftOutline; new run new-1"
+    )
+    # The reasoning is one line more, with -v.
+    verbose = PlainView(verbose=True).render(d.Decided("wf", decision, outcome))
+    assert verbose == [
+        ("wf: prompts/polishDraft.prompt changed: reset after draftOutline; new run new-1", False),
+        (
+            "  why: draftOutline finished last before polishDraft first ran "
+            "(rule: rerun polishDraft)",
+            False,
+        ),
+    ]
+    assert PlainView(verbose=False).render(d.Decided("wf", decision, outcome)) == verbose[:1]
+
+
 def test_dry_run_and_fresh_run_lines() -> None:
     fresh = plan([change("sumValues")], history_from("5-02"))
-    assert decision_line("nt", fresh, None).endswith("[dry run: nothing done]")
-    assert "(rerun sumValues): fresh run, sumValues is the first step" in decision_line(
-        "nt", fresh, None
+    assert decision_line("nt", fresh, None) == (
+        "nt: prompts/sumValues.prompt changed: fresh run with the same input (the first step, "
+        "and tracing is disabled) [dry run: nothing done]"
     )
+    # A dry run says why, like plan.
+    shown = PlainView(verbose=False).render(d.Decided("nt", fresh, None))
+    assert shown[1][0].startswith("  why: sumValues is the first step and the run has no trace")
 
 
 def test_savings_and_summary_lines() -> None:
@@ -44,6 +69,68 @@ def test_savings_and_summary_lines() -> None:
     assert view.render(d.SessionSummary(Totals(resets=3, steps=5, seconds=12.5))) == [
         ("this session: 3 resets, 5 steps replayed instead of re-run, 12.5s saved", False)
     ]
+
+
+def test_repeated_steps_are_counted_and_the_summary_counts_the_same() -> None:
+    kept = ("fetchArticle", "extractClaims", *["checkClaim"] * 5)
+    savings = Savings(steps=kept, seconds=7.0, tokens=None, cost=None)
+    assert savings_line(savings) == (
+        "replayed fetchArticle, extractClaims, checkClaim ×5 instead of re-running: saved 7.0s"
+    )
+    totals = Totals()
+    totals.add(savings)
+    assert PlainView(verbose=False).render(d.SessionSummary(totals)) == [
+        ("this session: 1 reset, 7 steps replayed instead of re-run, 7.0s saved", False)
+    ]
+
+
+def test_a_change_passed_on_is_shown_once_naming_all_it_reached() -> None:
+    same = ("@@ -1 +1 @@", "-Draft v1", "+Draft v2")
+    report = d.RunCompared(
+        "wf",
+        "new",
+        "old",
+        (
+            OutputDiff(step="draft_digest", changed=True, lines=same),
+            OutputDiff(step="polish_digest", changed=True, lines=same),
+            OutputDiff(step="publish", changed=True, lines=("@@ -1 +1 @@", "-a", "+b")),
+            OutputDiff(step=RESULT, changed=True, lines=same),
+        ),
+        {"x": 1},
+    )
+    assert diff_lines(report) == [
+        "  draft_digest, polish_digest and the workflow result changed the same way "
+        "(- run old, + this run):",
+        "    @@ -1 +1 @@",
+        "    -Draft v1",
+        "    +Draft v2",
+        "  publish changed (- run old, + this run):",
+        "    @@ -1 +1 @@",
+        "    -a",
+        "    +b",
+    ]
+
+
+def test_a_long_diff_is_cut_to_a_screenful_and_says_what_it_left_out() -> None:
+    long = ("@@ -1,60 +1,60 @@", *(f"-{i}" for i in range(30)), *(f"+{i}" for i in range(30)))
+    report = d.RunCompared(
+        "wf",
+        "new",
+        "old",
+        (
+            OutputDiff(step="write", changed=True, lines=long),
+            OutputDiff(step="review", changed=True, lines=("@@ -1 +1 @@", "-x", "+y")),
+        ),
+        None,
+    )
+    shown = diff_lines(report)
+    assert len(shown) == 1 + 40 + 1 + 1 + 1
+    assert shown[41] == "    ... 21 more lines (-v shows all)"
+    assert shown[42:] == [
+        "  review changed (- run old, + this run):",
+        "    ... 3 more lines (-v shows all)",
+    ]
+    assert len(diff_lines(report, verbose=True)) == 2 + len(long) + 3
 
 
 def test_unchanged_outputs_share_one_line() -> None:
@@ -63,7 +150,7 @@ def test_unchanged_outputs_share_one_line() -> None:
         "    @@ -1 +1 @@",
         "    -4",
         "    +7",
-        "  summarize, the workflow result are the same as in run old",
+        "  summarize and the workflow result are the same as in run old",
     ]
 
 
@@ -84,9 +171,6 @@ def test_live_view_runs_through_a_reset() -> None:
     view = LiveView(verbose=False)
     buffer = io.StringIO()
     view._console = Console(file=buffer, force_terminal=True, width=120)  # a terminal in memory
-    from runner.pins import Pin
-    from runner.reports import Outcome
-
     outcome = Outcome(
         decision=decision,
         pin=Pin(workflow_id="wf", run_id="new", fingerprint="f"),
