@@ -465,8 +465,8 @@ def init(
     """Write an output-reset.yaml for an Output project: one rule per prompt and steps file."""
     from runner.config import ApiConfig
     from runner.environment import load_environment
+    from runner.init import render_config, scan_project
     from runner.output_api import OutputApi, resolve_settings
-    from runner.scaffold import render_config, scan_project
 
     _logging(False)
     target = folder / CONFIG_NAME

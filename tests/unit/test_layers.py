@@ -34,7 +34,7 @@ ORDER = (
     "reset",
     "daemon",
     "view",
-    "scaffold",
+    "init",
     "schema",
     "demo",
     "cli",
