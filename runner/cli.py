@@ -471,7 +471,7 @@ def init(
     _logging(False)
     target = folder / CONFIG_NAME
     if target.exists() and not force:
-        raise RunnerError(f"{target} already exists; pass --force to overwrite it")
+        raise UsageError(f"{target} already exists; pass --force to overwrite it")
     project = scan_project(folder)
     for warning in project.warnings:
         _warn(warning)

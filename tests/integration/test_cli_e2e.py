@@ -224,7 +224,7 @@ def test_init_writes_a_config_pinned_to_the_latest_runs(tmp_path: Path) -> None:
     written = (project / "output-reset.yaml").read_text()
     assert "  - id: blog-42  # latest run of blog_evaluator when this file was written" in written
     assert "        rerun: score_claims\n" in written
-    assert again.returncode == 1
+    assert again.returncode == 2
     assert again.stderr == (
         f"error: {project}/output-reset.yaml already exists; pass --force to overwrite it\n"
     )
