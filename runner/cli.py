@@ -465,7 +465,7 @@ def init(
     """Write an output-reset.yaml for an Output project: one rule per prompt and steps file."""
     from runner.config import ApiConfig
     from runner.environment import load_environment
-    from runner.init import render_config, scan_project
+    from runner.init import choose_pin, render_config, scan_project
     from runner.output_api import OutputApi, resolve_settings
 
     _logging(False)
@@ -477,18 +477,22 @@ def init(
         _warn(warning)
     settings = resolve_settings(ApiConfig(), load_environment(Path.cwd(), folder))
     api = OutputApi(settings, timeout_s=3.0)
-    pins: dict[str, str] = {}
+    found: dict[str, str] = {}
+    pins: dict[str, str] | None = found
     try:
-        for workflow in project.workflows:
-            runs = api.runs_of_type(workflow.name)
-            if runs:
-                pins[workflow.name] = runs[0].workflow_id
+        # Only the workflows that get an entry: a child's latest run is a child execution,
+        # and a reset through its id would leave the parent unchanged.
+        for workflow in project.entries:
+            pin = choose_pin(run.workflow_id for run in api.runs_of_type(workflow.name))
+            if pin is not None:
+                found[workflow.name] = pin
         asked = f"pinned to the latest run of each workflow that has one ({settings.url})"
     except ApiError as exc:
+        pins = None
         asked = f"each entry pins the most recent run of its type (no API answered: {exc})"
     finally:
         api.close()
-    text = render_config(project, config_dir=folder.resolve(), pins=pins or None)
+    text = render_config(project, config_dir=folder.resolve(), pins=pins)
     try:
         target.write_text(text, encoding="utf-8")
     except OSError as exc:

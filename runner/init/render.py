@@ -9,15 +9,17 @@ from __future__ import annotations
 import json
 import re
 import textwrap
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 
 from runner.errors import UsageError
-from runner.init.project import Project, Step, Workflow
+from runner.init.project import Project, Workflow
+from runner.init.rules import SECTIONS, Show, drafts
 
 # Names the API accepts as a workflow type (kept in step with runner.config).
 _API_NAME = re.compile(r"^[a-z0-9_.@-]+$", re.IGNORECASE)
+_WIDTH = 100  # the longest line it writes, where it can
 
 
 def render_config(
@@ -25,21 +27,20 @@ def render_config(
 ) -> str:
     """The commented YAML text of an `output-reset.yaml` living in `config_dir`.
 
-    `pins` maps a workflow type to the workflow id of its latest run; a type without a pin is
-    written as `type:` (follow its most recent run).
+    `pins` maps a workflow type to the workflow id of its latest run, when the API was asked
+    (None: it was not). A type without a pin is written as `type:` (follow its most recent run).
     """
     config_dir = config_dir.resolve()
-    pins = pins or {}
+    show = partial(_rel, config_dir=config_dir)
     lines = _header(project, config_dir)
     skipped: list[str] = []
     entries = 0
-    for workflow in project.workflows:
-        pin = pins.get(workflow.name)
-        drafts = _drafts(workflow, config_dir)
-        if not drafts or (pin is None and not _API_NAME.match(workflow.name)):
+    for workflow in project.entries:
+        pin = (pins or {}).get(workflow.name)
+        if pin is None and not _API_NAME.match(workflow.name):
             skipped.append(workflow.name)
             continue
-        lines += _entry(workflow, drafts, config_dir, pin)
+        lines += _entry(project, workflow, show, pin=pin, asked=pins is not None)
         entries += 1
     if not entries:
         names = ", ".join(w.name for w in project.workflows)
@@ -50,111 +51,12 @@ def render_config(
     if skipped:
         lines.append("")
         lines += _comment(
-            "Not listed (no step found that the workflow calls, or a name the API cannot "
-            "filter on): " + ", ".join(skipped) + ".",
+            "Not listed (a name the API cannot filter on, and no run to pin): "
+            + ", ".join(skipped)
+            + ".",
             indent="",
         )
     return "\n".join(lines) + "\n"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Draft:
-    """One rule before it becomes text."""
-
-    section: int  # 0 prompts, 1 skills, 2 step code, 3 workflow code
-    order: int  # position of `step` in the call order
-    files: str
-    step: str
-    notes: tuple[str, ...] = ()
-
-
-_SECTIONS = (
-    "Prompts: an edit re-runs the step that loads the prompt, and every step after it.",
-    "Skills (.md files a prompt loads with it): an edit re-runs the first step whose prompt "
-    "loads them.",
-    "Step and evaluator code: an edit re-runs the earliest step of the file that this "
-    "workflow calls. To keep a slow step's result, write `reset_after: STEP` instead.",
-    "Workflow code: when workflow.ts changes, output-reset starts a fresh run with the same "
-    "input, so everything runs again from the first step.",
-)
-
-
-def _drafts(workflow: Workflow, config_dir: Path) -> list[_Draft]:
-    order = {s: i for i, s in enumerate(workflow.steps)}
-    drafts: list[_Draft] = []
-    # Prompts, grouped by file: the earliest user re-runs every later one anyway.
-    users: dict[Path, list[Step]] = {}
-    for step in workflow.steps:
-        for prompt in step.prompts:
-            users.setdefault(prompt.path, [])
-            if step not in users[prompt.path]:
-                users[prompt.path].append(step)
-    for path, steps in users.items():
-        first, later = steps[0], steps[1:]
-        notes: tuple[str, ...] = ()
-        if later:
-            notes = (
-                f"Also loaded by {_names(later)}, which {'run' if len(later) > 1 else 'runs'} "
-                f"later: re-running {first.name} re-runs {'them' if len(later) > 1 else 'it'} "
-                "too.",
-            )
-        drafts.append(
-            _Draft(
-                section=0,
-                order=order[first],
-                files=_rel(path, config_dir),
-                step=first.name,
-                notes=notes,
-            )
-        )
-    # Skills: the first step whose prompt loads them.
-    for source in workflow.skills:
-        using = [s for s in workflow.steps if any(source in p.skills for p in s.prompts)]
-        pattern = _rel(source, config_dir) + ("/*.md" if source.suffix != ".md" else "")
-        prompts = sorted({p.path.name for s in using for p in s.prompts if source in p.skills})
-        drafts.append(
-            _Draft(
-                section=1,
-                order=order[using[0]],
-                files=pattern,
-                step=using[0].name,
-                notes=(f"Skills of {', '.join(prompts)}.",),
-            )
-        )
-    # Code: one rule per declaring file, re-running its earliest step in call order.
-    by_file: dict[Path, list[Step]] = {}
-    for step in workflow.steps:
-        by_file.setdefault(step.file, []).append(step)
-    for path, steps in by_file.items():
-        first = steps[0]
-        notes = ()
-        if first.shared:
-            notes = (
-                f"Shared {first.kind}s: registered for every workflow; {workflow.name} calls "
-                f"{_names(steps)} from this file.",
-            )
-        elif len(steps) > 1:
-            notes = (f"Defines {_names(steps)} (in call order).",)
-        drafts.append(
-            _Draft(
-                section=2,
-                order=order[first],
-                files=_rel(path, config_dir),
-                step=first.name,
-                notes=notes,
-            )
-        )
-    if workflow.steps:
-        drafts.append(
-            _Draft(
-                section=3,
-                order=0,
-                files=_rel(workflow.file, config_dir),
-                step=workflow.steps[0].name,
-            )
-        )
-    drafts.sort(key=lambda d: (d.section, d.order))
-    return drafts
 
 
 def _header(project: Project, config_dir: Path) -> list[str]:
@@ -188,7 +90,7 @@ def _header(project: Project, config_dir: Path) -> list[str]:
         for warning in project.warnings:
             lines += textwrap.wrap(
                 _one_line(warning),
-                width=98,
+                width=_WIDTH - 2,
                 initial_indent="#   - ",
                 subsequent_indent="#     ",
                 break_on_hyphens=False,
@@ -210,38 +112,30 @@ def _header(project: Project, config_dir: Path) -> list[str]:
 
 
 def _entry(
-    workflow: Workflow, drafts: list[_Draft], config_dir: Path, pin: str | None
+    project: Project, workflow: Workflow, show: Show, *, pin: str | None, asked: bool
 ) -> list[str]:
-    called = ", ".join(s.name for s in workflow.steps)
-    about = [
-        f"{workflow.name} ({_rel(workflow.file, config_dir)}). Steps and evaluators in the order "
-        f"it calls them: {called}."
-    ]
-    if workflow.disable_trace:
-        about.append(
-            "Tracing is off (disableTrace: true): re-running its first step starts a fresh run "
-            "with the same input, as there is no earlier activity to reset after."
-        )
-    if workflow.children:
-        about.append(
-            f"It starts child workflow{'s' if len(workflow.children) > 1 else ''} "
-            f"{', '.join(workflow.children)}; each has its own entry for its files."
-        )
     lines = [""]
-    for text in about:
+    for text in _about(project, workflow, show):
         lines += _comment(text, indent="  ")
     if pin is not None:
-        lines.append(
-            f"  - id: {_scalar(pin)}  # latest run of {workflow.name} when this file was written"
-        )
+        item = f"  - id: {_scalar(pin)}"
+        why = f"latest run of {workflow.name} when this file was written"
+    elif asked:
+        item = f"  - type: {_scalar(workflow.name)}"
+        why = "no run yet: watch pins the first run of this type when one appears"
     else:
-        lines.append(f"  - type: {_scalar(workflow.name)}  # pin the most recent run of this type")
+        item = f"  - type: {_scalar(workflow.name)}"
+        why = "pin the most recent run of this type"
+    if len(item) + len(why) + 4 <= _WIDTH:
+        lines.append(f"{item}  # {why}")
+    else:
+        lines += [f"  # {why[0].upper()}{why[1:]}.", item]
     lines.append("    rules:")
     section = -1
-    for draft in drafts:
+    for draft in drafts(project, workflow, show):
         if draft.section != section:
             section = draft.section
-            lines += _comment(_SECTIONS[section], indent="      ")
+            lines += _comment(SECTIONS[section], indent="      ")
         for note in draft.notes:
             lines += _comment(note, indent="      ")
         lines.append(f"      - files: {_scalar(draft.files)}")
@@ -249,8 +143,49 @@ def _entry(
     return lines
 
 
+def _about(project: Project, workflow: Workflow, show: Show) -> list[str]:
+    """What the entry's comment says about the workflow: its steps, tracing, children."""
+    own = ", ".join(s.name for s in workflow.steps)
+    children = ", ".join(c if c != workflow.name else f"{c} (itself)" for c in workflow.children)
+    where = show(workflow.file)
+    if workflow.is_eval:
+        about = [
+            f"{workflow.name} ({where}), an eval workflow: its evaluators run in the order of "
+            f"its evals: list: {own}."
+        ]
+    elif workflow.steps:
+        about = [
+            f"{workflow.name} ({where}). Steps and evaluators in the order it calls them: {own}."
+        ]
+    else:
+        about = [
+            f"{workflow.name} has no steps of its own; starts children {children}. It is "
+            f"declared in {where}."
+        ]
+    if workflow.disable_trace:
+        about.append(
+            "Tracing is off (disableTrace: true): re-running its first step starts a fresh run "
+            "with the same input, as there is no earlier activity to reset after."
+        )
+    if workflow.children:
+        tree = [
+            f"{d.name} starts {', '.join(d.children)}."
+            for d in project.descendants(workflow)
+            if d.children
+        ]
+        if workflow.steps:
+            plural = "s" if len(workflow.children) > 1 else ""
+            tree.insert(0, f"It starts child workflow{plural} {children}.")
+        about.append(
+            " ".join(tree)
+            + " A reset of this run starts them again, so their files are mapped here (a "
+            "child's step is named child#step)."
+        )
+    return about
+
+
 def _comment(text: str, *, indent: str) -> list[str]:
-    width = max(40, 98 - len(indent))
+    width = max(40, _WIDTH - 2 - len(indent))
     return [
         f"{indent}# {line}"
         for line in textwrap.wrap(_one_line(text), width=width, break_on_hyphens=False)
@@ -259,10 +194,6 @@ def _comment(text: str, *, indent: str) -> list[str]:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
-
-
-def _names(steps: Sequence[Step]) -> str:
-    return ", ".join(s.name for s in steps)
 
 
 def _rel(path: Path, config_dir: Path) -> str:
@@ -283,7 +214,8 @@ _YAML_SPECIAL = re.compile(
     r"|y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE"
     r"|on|On|ON|off|Off|OFF|null|Null|NULL|~|"
 )
-_YAML_PLAIN = re.compile(r"[A-Za-z0-9_./][A-Za-z0-9_./@*+-]*")
+# `#` starts a comment only after a space, so `child#step` stays plain.
+_YAML_PLAIN = re.compile(r"[A-Za-z0-9_./][A-Za-z0-9_./@*+#-]*")
 
 
 def _scalar(value: str) -> str:

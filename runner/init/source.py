@@ -28,7 +28,11 @@ class Source:
     pairs: dict[int, int] = field(default_factory=dict)  # opener index <-> closer index
     top: list[int] = field(default_factory=list)  # token indices outside any bracket
     imports: dict[str, tuple[str, str]] = field(default_factory=dict)  # local: (spec, name)
+    import_lines: dict[str, int] = field(default_factory=dict)  # local: line of its import
+    modules: list[tuple[str, int]] = field(default_factory=list)  # every (spec, line) it imports
     exports: dict[str, str] = field(default_factory=dict)  # local: exported name
+    reexports: list[tuple[str, str, str]] = field(default_factory=list)  # (spec, name, as)
+    default_export: str | None = None  # the local `export default` names
     locals: dict[str, tuple[int, int]] = field(default_factory=dict)  # top-level bindings
     consts: dict[str, str] = field(default_factory=dict)  # top-level const = 'string'
     body_start: int = 0  # the first token after the last import statement
@@ -84,15 +88,34 @@ class Source:
                 i = self.pairs.get(i, i) + 1
                 continue
             if tok.kind == "id" and self.is_reference(i):
-                if tok.text == "import":
-                    self.read_import(i)
-                elif tok.text == "export" and toks[i + 1].text == "{":
-                    self.read_export_list(i + 1)
-                elif tok.text in ("const", "let", "var") and toks[i + 1].kind == "id":
-                    self.read_binding(i)
-                elif tok.text == "function" and toks[i + 1].kind == "id":
-                    self.read_function(i)
+                self.read_statement(i)
             i += 1
+
+    def read_statement(self, i: int) -> None:
+        word, after = self.tokens[i].text, self.tokens[i + 1]
+        if word == "import":
+            self.read_import(i)
+        elif word == "export":
+            self.read_export(i + 1)
+        elif word in ("const", "let", "var") and after.kind == "id":
+            self.read_binding(i)
+        elif word == "function" and after.kind == "id":
+            self.read_function(i)
+
+    def read_export(self, j: int) -> None:
+        """After `export`: a list, a re-export of everything, or the default export."""
+        toks = self.tokens
+        if toks[j].text == "{":
+            self.read_export_list(j)
+        elif toks[j].text == "*" and toks[j + 1].text == "from" and toks[j + 2].kind == "str":
+            self.reexports.append((toks[j + 2].text, "*", "*"))
+            self.modules.append((toks[j + 2].text, toks[j + 2].line))
+        elif toks[j].text == "default":
+            j += 2 if toks[j + 1].text == "async" else 1
+            if toks[j].text in ("function", "class"):
+                j += 1
+            if toks[j].kind == "id":
+                self.default_export = toks[j].text
 
     def read_import(self, i: int) -> None:
         toks = self.tokens
@@ -120,8 +143,10 @@ class Source:
             j += 1
         if toks[j].kind == "str":
             self.body_start = max(self.body_start, j + 1)
+            self.modules.append((toks[j].text, toks[j].line))
             for local, imported in names:
                 self.imports[local] = (toks[j].text, imported)
+                self.import_lines[local] = toks[j].line
 
     def specifiers(self, start: int, end: int) -> list[tuple[str, str]]:
         """`a, b as c, type D` as (local, imported) pairs; type-only names are left out."""
@@ -143,9 +168,13 @@ class Source:
 
     def read_export_list(self, open_: int) -> None:
         close = self.pairs.get(open_, open_)
-        if self.tokens[close + 1].text == "from":
-            return  # a re-export; steps are found by name when the import goes through one
-        for exported, local in self.specifiers(open_ + 1, close):
+        names = self.specifiers(open_ + 1, close)  # (exported, local) pairs
+        spec = self.tokens[close + 2]
+        if self.tokens[close + 1].text == "from" and spec.kind == "str":
+            self.modules.append((spec.text, spec.line))
+            self.reexports += [(spec.text, local, exported) for exported, local in names]
+            return
+        for exported, local in names:
             self.exports[local] = exported
 
     def read_binding(self, i: int) -> None:
@@ -170,22 +199,29 @@ class Source:
             j = self.skip_angles(j)
         if toks[j].text != "(":
             return
-        j = self.pairs.get(j, j) + 1
-        angles = 0
-        while toks[j].kind != "end":
-            text = toks[j].text
-            if text == "<":
-                angles += 1
-            elif text == ">":
-                angles -= 1
-            elif text == "{" and angles <= 0 and toks[j - 1].text not in (":", "|", "&", "<", ","):
-                self.locals.setdefault(toks[i + 1].text, (i, self.pairs.get(j, j) + 1))
+        # The body: the first `{` after the parameters that does not start a return type.
+        for k, angles in self.forwards(self.pairs.get(j, j) + 1):
+            if (
+                toks[k].text == "{"
+                and angles <= 0
+                and toks[k - 1].text not in (":", "|", "&", "<", ",")
+            ):
+                self.locals.setdefault(toks[i + 1].text, (i, self.pairs.get(k, k) + 1))
                 return
-            elif text in OPEN:
-                j = self.pairs.get(j, j)
-            j += 1
 
     # -- questions ------------------------------------------------------------------------------
+
+    def local_of(self, exported: str) -> str | None:
+        """The top-level name this file exports as `exported` (None: an unnamed default)."""
+        if exported == "default":
+            return self.default_export
+        return next((k for k, v in self.exports.items() if v == exported), exported)
+
+    def imports_from(self, package: str, names: frozenset[str]) -> bool:
+        """It imports one of `names` from a module whose spec starts with `package`."""
+        return any(
+            spec.startswith(package) and name in names for spec, name in self.imports.values()
+        )
 
     def aliases(self, imported: str) -> set[str]:
         return {imported} | {local for local, (_, name) in self.imports.items() if name == imported}
@@ -203,22 +239,44 @@ class Source:
 
     def skip_type(self, j: int) -> int:
         """From a type annotation's first token to the `=` after it (or where it gives up)."""
+        for k, angles in self.forwards(j):
+            text = self.tokens[k].text
+            if (text in ("=", *STATEMENT) and angles <= 0) or text == ";":
+                return k
+        return self.end
+
+    def forwards(self, j: int) -> Iterator[tuple[int, int]]:
+        """Token indices from j on, stepping over whole bracket pairs (each opener is given),
+        with the depth of `<` angle brackets at each; up to the end of the file."""
         toks = self.tokens
         angles = 0
         while toks[j].kind != "end":
             text = toks[j].text
-            if text == "<":
-                angles += 1
-            elif text == ">":
-                angles -= 1
-            elif text in OPEN:
-                j = self.pairs.get(j, j)
-            elif (
-                (text == "=" and angles <= 0) or text == ";" or (text in STATEMENT and angles <= 0)
-            ):
-                return j
-            j += 1
-        return j
+            angles += {"<": 1, ">": -1}.get(text, 0)
+            yield j, angles
+            j = self.pairs.get(j, j) + 1 if text in OPEN else j + 1
+
+    def backwards(self, i: int) -> Iterator[int]:
+        """Token indices before i, last first, stepping over whole bracket pairs."""
+        j = i - 1
+        while j >= 0:
+            tok = self.tokens[j]
+            if tok.kind == "punct" and tok.text in CLOSE:
+                j = self.pairs.get(j, j) - 1
+                continue
+            yield j
+            j -= 1
+
+    def enclosing(self, i: int) -> int | None:
+        """The opening bracket that token i sits in directly, if any."""
+        return next(
+            (
+                j
+                for j in self.backwards(i)
+                if self.tokens[j].kind == "punct" and self.tokens[j].text in OPEN
+            ),
+            None,
+        )
 
     def skip_angles(self, j: int) -> int:
         toks = self.tokens
@@ -273,19 +331,10 @@ class Source:
 
     def object_keys(self, i: int) -> dict[str, int]:
         """The keys of the object literal that token i sits in (directly)."""
-        depth = 0
-        j = i - 1
-        while j >= 0:
-            text = self.tokens[j].text
-            if text in CLOSE:
-                j = self.pairs.get(j, j) - 1
-                continue
-            if text in OPEN:
-                if text == "{" and depth == 0:
-                    return self.props(j, self.pairs.get(j, j))
-                return {}
-            j -= 1
-        return {}
+        open_ = self.enclosing(i)
+        if open_ is None or self.tokens[open_].text != "{":
+            return {}
+        return self.props(open_, self.pairs.get(open_, open_))
 
     def value_end(self, start: int, stop: int) -> int:
         """Where a value starting at `start` ends: the next `,` outside brackets, or `stop`."""

@@ -185,7 +185,7 @@ def test_a_config_folder_outside_the_project_is_refused() -> None:
         render_config(scan_project(EXAMPLES), config_dir=EXAMPLES / "src")
 
 
-def test_a_workflow_without_steps_is_left_out(tmp_path: Path) -> None:
+def test_a_workflow_without_steps_is_left_out_and_said_once(tmp_path: Path) -> None:
     write(
         tmp_path,
         {
@@ -198,15 +198,14 @@ def test_a_workflow_without_steps_is_left_out(tmp_path: Path) -> None:
     )
     project = scan_project(tmp_path)
     assert project.warnings == (
-        "src/workflows/empty/workflow.ts: empty calls no step or evaluator that could be found; "
-        "not listed",
+        "src/workflows/empty/workflow.ts: empty calls no step, evaluator or child workflow that "
+        "could be found; not listed",
     )
     text = render_config(project, config_dir=tmp_path)
     assert [w.type for w in load(text, tmp_path).workflows] == ["full"]
-    assert text.endswith(
-        "# Not listed (no step found that the workflow calls, or a name the API cannot filter "
-        "on): empty.\n"
-    )
+    assert text.count("empty calls no step") == 1
+    assert "Not listed" not in text
+    assert text.endswith("        rerun: step_a\n")
 
 
 def test_nothing_to_write_is_a_usage_error(tmp_path: Path) -> None:
@@ -217,31 +216,6 @@ def test_nothing_to_write_is_a_usage_error(tmp_path: Path) -> None:
         f"none of the workflows under {tmp_path.resolve()} (empty) calls a step or evaluator "
         "that output-reset could find; nothing to write"
     )
-
-
-def test_child_workflows_are_named_in_a_comment(tmp_path: Path) -> None:
-    write(
-        tmp_path,
-        {
-            "src/workflows/parent/workflow.ts": workflow_ts(
-                "parent",
-                "await first(); await child(input);",
-                "import { first } from './steps.js';\nimport child from '../child/workflow.js';",
-            ),
-            "src/workflows/parent/steps.ts": step_ts(("first", "first_step", None)),
-            "src/workflows/child/workflow.ts": workflow_ts(
-                "the_child", "await inner();", "import { inner } from './steps.js';"
-            ),
-            "src/workflows/child/steps.ts": step_ts(("inner", "inner_step", None)),
-        },
-    )
-    project = scan_project(tmp_path)
-    parent = next(w for w in project.workflows if w.name == "parent")
-    assert parent.children == ("the_child",)
-    assert [s.name for s in parent.steps] == ["first_step"]
-    text = render_config(project, config_dir=tmp_path)
-    assert "# It starts child workflow the_child; each has its own entry for its files." in text
-    load(text, tmp_path)
 
 
 def test_names_that_yaml_would_misread_are_quoted(tmp_path: Path) -> None:
@@ -264,3 +238,34 @@ def test_names_that_yaml_would_misread_are_quoted(tmp_path: Path) -> None:
             ("src/workflows/w/workflow.ts", "rerun", "yes"),
         ]
     }
+
+
+def test_with_the_api_asked_a_workflow_without_a_run_says_so(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "src/workflows/a/workflow.ts": workflow_ts(
+                "ran", "await a();", "import { a } from './steps.js';"
+            ),
+            "src/workflows/a/steps.ts": step_ts(("a", "a", None)),
+            "src/workflows/b/workflow.ts": workflow_ts(
+                "never_ran", "await b();", "import { b } from './steps.js';"
+            ),
+            "src/workflows/b/steps.ts": step_ts(("b", "b", None)),
+        },
+    )
+    project = scan_project(tmp_path)
+    text = render_config(project, config_dir=tmp_path, pins={"ran": "ran-1"})
+    assert "  - id: ran-1  # latest run of ran when this file was written\n" in text
+    assert (
+        "  - type: never_ran  # no run yet: watch pins the first run of this type when one "
+        "appears\n"
+    ) in text
+    assert [(w.id, w.type) for w in load(text, tmp_path).workflows] == [
+        ("ran-1", None),
+        (None, "never_ran"),
+    ]
+    asked_nothing = render_config(project, config_dir=tmp_path, pins={})
+    assert asked_nothing.count("# no run yet: watch pins the first run") == 2
+    not_asked = render_config(project, config_dir=tmp_path)
+    assert not_asked.count("# pin the most recent run of this type") == 2

@@ -215,7 +215,8 @@ def test_workflow_folders_that_output_refuses(tmp_path: Path) -> None:
         'src/workflows/b/workflow.ts: workflow name "dup" is also used by '
         "src/workflows/a/workflow.ts; skipped",
         "src/workflows/noname/workflow.ts:1: workflow({ ... }) has no literal name: '...'; skipped",
-        "src/workflows/none/workflow.ts: no workflow({ ... }) call found; skipped",
+        "src/workflows/none/workflow.ts: no workflow({ ... }) or evalWorkflow({ ... }) call "
+        "found; skipped",
         "src/workflows/shared/workflow.ts: a workflow folder may not be named shared; skipped",
     )
 
@@ -287,3 +288,39 @@ def test_prompts_are_found_depth_first_in_name_order(tmp_path: Path) -> None:
     assert [p.path.relative_to(tmp_path.resolve()).as_posix() for p in step.prompts] == [
         "src/workflows/w/a/deep/p@v1.prompt"
     ]
+
+
+def test_a_type_annotation_is_not_a_prompt(tmp_path: Path) -> None:
+    steps = (
+        "import { step } from '@outputai/core';\n"
+        "import { generateText } from '@outputai/llm';\n"
+        "interface Options { prompt: string; retries?: number }\n"
+        "type Call = { prompt: PromptName, vars: Record<string, string> };\n"
+        "const fallback: { prompt: string } = { prompt: 'p@v1' };\n"
+        "function ask(o: { prompt: string }, extra?: { prompt: string | undefined }) {\n"
+        "  return generateText({ prompt: o.prompt });\n"
+        "}\n"
+        "export const good = step({\n"
+        "  name: 'good',\n"
+        "  fn: async ({ prompt }: { prompt: string }): Promise<{ prompt: string }> => {\n"
+        "    await generateText({ prompt: prompt } as { prompt: string });\n"
+        "    return generateText({ prompt: 'p@v1' });\n"
+        "  }\n"
+        "});\n"
+    )
+    write(
+        tmp_path,
+        {
+            "src/workflows/w/workflow.ts": workflow_ts(
+                "w", "await good();", "import { good } from './steps.js';"
+            ),
+            "src/workflows/w/steps.ts": steps,
+            "src/workflows/w/p@v1.prompt": PROMPT,
+        },
+    )
+    project = scan_project(tmp_path)
+    assert project.warnings == (
+        "src/workflows/w/steps.ts:12: good: cannot tell which prompt file prompt: prompt loads; "
+        "no rule for it",
+    )
+    assert [p.name for p in project.workflows[0].steps[0].prompts] == ["p@v1"]
