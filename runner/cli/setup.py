@@ -16,7 +16,7 @@ from runner.cli.common import (
     warn,
 )
 from runner.config import CONFIG_NAME, load_config
-from runner.errors import ApiError, RunnerError
+from runner.errors import ApiError, RunnerError, UsageError
 
 # -- init -------------------------------------------------------------------------------------
 
@@ -33,30 +33,34 @@ def init(
     """Write an output-reset.yaml for an Output project: one rule per prompt and steps file."""
     from runner.config import ApiConfig
     from runner.environment import load_environment
+    from runner.init import choose_pin, render_config, scan_project
     from runner.output_api import OutputApi, resolve_settings
-    from runner.scaffold import render_config, scan_project
 
     setup_logging(False)
     target = folder / CONFIG_NAME
     if target.exists() and not force:
-        raise RunnerError(f"{target} already exists; pass --force to overwrite it")
+        raise UsageError(f"{target} already exists; pass --force to overwrite it")
     project = scan_project(folder)
     for warning in project.warnings:
         warn(warning)
     settings = resolve_settings(ApiConfig(), load_environment(Path.cwd(), folder))
     api = OutputApi(settings, timeout_s=3.0)
-    pins: dict[str, str] = {}
+    found: dict[str, str] = {}
+    pins: dict[str, str] | None = found
     try:
-        for workflow in project.workflows:
-            runs = api.runs_of_type(workflow.name)
-            if runs:
-                pins[workflow.name] = runs[0].workflow_id
+        # Only the workflows that get an entry: a child's latest run is a child execution,
+        # and a reset through its id would leave the parent unchanged.
+        for workflow in project.entries:
+            pin = choose_pin(run.workflow_id for run in api.runs_of_type(workflow.name))
+            if pin is not None:
+                found[workflow.name] = pin
         asked = f"pinned to the latest run of each workflow that has one ({settings.url})"
     except ApiError as exc:
+        pins = None
         asked = f"each entry pins the most recent run of its type (no API answered: {exc})"
     finally:
         api.close()
-    text = render_config(project, config_dir=folder.resolve(), pins=pins or None)
+    text = render_config(project, config_dir=folder.resolve(), pins=pins)
     try:
         target.write_text(text, encoding="utf-8")
     except OSError as exc:

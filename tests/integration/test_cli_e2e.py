@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_process import Cli, run_cli
-from tests.fakeapi import FakeOutputApi, Step
+from tests.fakeapi import Child, FakeOutputApi, Step
 
 PROMPTS = "src/workflows/probe_three/prompts"
 CONFIG = """\
@@ -223,11 +223,66 @@ def test_init_writes_a_config_pinned_to_the_latest_runs(tmp_path: Path) -> None:
     written = (project / "output-reset.yaml").read_text()
     assert "  - id: blog-42  # latest run of blog_evaluator when this file was written" in written
     assert "        rerun: score_claims\n" in written
-    assert again.returncode == 1
+    assert again.returncode == 2
     assert again.stderr == (
         f"error: {project}/output-reset.yaml already exists; pass --force to overwrite it\n"
     )
     checked = run_cli("validate", "--offline", cwd=project)
+    assert checked.returncode == 0, checked.stderr
+
+
+INIT_STEPS = """\
+import { step } from '@outputai/core';
+export const %s = step({ name: '%s', fn: async () => ({}) });
+"""
+
+
+def init_workflow(name: str, body: str, imports: str) -> str:
+    return (
+        f"import {{ workflow }} from '@outputai/core';\n{imports}\n"
+        f"export default workflow({{ name: '{name}', fn: async (input) => {{ {body} }} }});\n"
+    )
+
+
+def test_init_pins_the_runs_there_are_never_a_child_and_says_which_have_none(
+    tmp_path: Path,
+) -> None:
+    files = {
+        "parent/workflow.ts": init_workflow(
+            "parent",
+            "await prepare(input); return child(input);",
+            "import { prepare } from './steps.js';\nimport child from '../child/workflow.js';",
+        ),
+        "parent/steps.ts": INIT_STEPS % ("prepare", "prepare"),
+        "child/workflow.ts": init_workflow(
+            "the_child", "return inner(input);", "import { inner } from './steps.js';"
+        ),
+        "child/steps.ts": INIT_STEPS % ("inner", "inner"),
+        "idle/workflow.ts": init_workflow(
+            "idle", "return wait(input);", "import { wait } from './steps.js';"
+        ),
+        "idle/steps.ts": INIT_STEPS % ("wait", "wait"),
+    }
+    for rel, text in files.items():
+        path = tmp_path / "src" / "workflows" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    with FakeOutputApi() as api:
+        api.define_workflow("parent", [Step("prepare"), Child("the_child")])
+        api.define_workflow("the_child", [Step("inner")])
+        run_id = api.start_run("parent", "par-1", {})
+        api.wait_closed("par-1", run_id)
+        (tmp_path / ".env").write_text(f"OUTPUT_API_URL={api.url}\n")
+        done = run_cli("init", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("wrote output-reset.yaml: 2 workflows, 6 rules; pinned")
+    written = (tmp_path / "output-reset.yaml").read_text()
+    assert "  - type: idle  # no run yet: watch pins the first run of this type when one" in written
+    assert "  - id: par-1  # latest run of parent when this file was written\n" in written
+    assert "the_child-" not in written
+    assert "par-1-" not in written
+    assert "        rerun: the_child#inner\n" in written
+    checked = run_cli("validate", "--offline", cwd=tmp_path)
     assert checked.returncode == 0, checked.stderr
 
 

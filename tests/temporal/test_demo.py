@@ -75,9 +75,7 @@ def test_the_demo_resets_on_an_edit_and_stops_every_process(tmp_path: Path) -> N
         prompt.write_text("Draft the digest as a limerick.\n")
         decided = demo.wait_line("new run ")
         # The demo prints what `watch` prints.
-        assert decided.startswith(
-            "demo-digest: prompts/draft_digest.prompt changed: reset after "
-        )
+        assert decided.startswith("demo-digest: prompts/draft_digest.prompt changed: reset after ")
         demo.wait_line("    draft_digest: Draft the digest as a limerick.")
     finally:
         demo.stop.set()

@@ -46,7 +46,7 @@ ORDER = (
     "effects",
     "daemon",
     "view",
-    "scaffold",
+    "init",
     "schema",
     "signals",
     "demo",
