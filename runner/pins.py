@@ -4,8 +4,19 @@ record of a reset request whose answer is not in yet (pure data and its JSON for
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
+
+# A child's id is `<parent id>-<base64url(uuid4)>`: 22 characters, which (unlike the words of a
+# hand-chosen id) mix upper and lower case (docs/output-api.md §5.9).
+_CHILD_SUFFIX = re.compile(r".+-(?=[A-Za-z0-9_-]*[A-Z])(?=[A-Za-z0-9_-]*[a-z])[A-Za-z0-9_-]{22}")
+
+
+def is_child_id(workflow_id: str) -> bool:
+    """The id of a child workflow's execution: a reset through it leaves its parent unchanged,
+    so a `type:` entry never pins one."""
+    return _CHILD_SUFFIX.fullmatch(workflow_id) is not None
 
 
 @dataclass(slots=True)

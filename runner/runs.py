@@ -16,17 +16,17 @@ from dataclasses import dataclass
 
 from runner.config import WorkflowConfig
 from runner.engine import Engine
-from runner.errors import ApiError, NoRunYet, StateError
+from runner.errors import ApiError, NoRunYet, RunnerError, StateError
 from runner.history import RunHistory
-from runner.pins import Pin
+from runner.pins import Pin, is_child_id
 from runner.plan import Change, Decision, plan
 from runner.state import StateStore
 from runner.usage import usage_by_step
 
 log = logging.getLogger(__name__)
 
-MAX_CHILDREN = 20
-CHILD_DEPTH = 3
+MAX_CHILDREN = 64  # child histories read to find a re-run step that is not the parent's
+CHILD_DEPTH = 6
 CLOSED_HISTORIES = 16
 
 
@@ -100,12 +100,19 @@ class Runs:
                 if row.run_id == workflow.run:
                     return row.workflow_id, row.run_id, "config"
             raise ApiError(f"run {workflow.run} is not a run of workflow type {workflow.type}")
-        if not runs:
+        # A child execution's run is not a pin: a reset through it leaves the parent unchanged.
+        roots = [row for row in runs if not is_child_id(row.workflow_id)]
+        if runs and not roots:
+            raise RunnerError(
+                f"workflow type {workflow.type} has only run as a child of another workflow; "
+                "pin the workflow that starts it instead (its files go in that entry's rules)"
+            )
+        if not roots:
             raise NoRunYet(
                 f"no run of workflow type {workflow.type} exists yet; start one with "
                 f"`npx output workflow run {workflow.type}`"
             )
-        return runs[0].workflow_id, runs[0].run_id, "latest"
+        return roots[0].workflow_id, roots[0].run_id, "latest"
 
     # -- histories --------------------------------------------------------------------------
 

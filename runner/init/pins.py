@@ -1,17 +1,14 @@
 """Which run an entry pins (`output-reset init`): the newest of its type that is not a child
-execution, as a reset through a child's id leaves its parent unchanged (CONTRACT §3.5).
+execution, as a reset through a child's id leaves its parent unchanged (docs/output-api.md §5.9).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
-# A child's id is `<parent id>-<base64url(uuid4)>`: 22 characters, which (unlike the words of a
-# hand-chosen id) mix upper and lower case.
-_CHILD_SUFFIX = re.compile(r".+-(?=[A-Za-z0-9_-]*[A-Z])(?=[A-Za-z0-9_-]*[a-z])[A-Za-z0-9_-]{22}")
+from runner.pins import is_child_id
 
 
 def choose_pin(workflow_ids: Iterable[str]) -> str | None:
     """The first id (give them newest first) that does not look like a child execution's."""
-    return next((i for i in workflow_ids if not _CHILD_SUFFIX.fullmatch(i)), None)
+    return next((i for i in workflow_ids if not is_child_id(i)), None)

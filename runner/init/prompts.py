@@ -1,7 +1,7 @@
 """Which prompt file a `prompt:` key loads, and the skills beside it (`output-reset init`).
 
-Output's loader searches depth-first from the folder of the file that calls it (CONTRACT
-§6.3); a prompt loads the `.md` skills of its front matter's `skills:` list, or else those in
+Output's loader searches depth-first from the folder of the file that calls it (docs/output-api.md
+§10.2); a prompt loads the `.md` skills of its front matter's `skills:` list, or else those in
 `skills/` beside it.
 """
 

@@ -181,7 +181,8 @@ class Scanner:
         )
 
     def _local_steps(self, folder: Path) -> list[Step]:
-        """Steps and evaluators Output registers for the workflow in `folder` (CONTRACT §6.1)."""
+        """Steps and evaluators Output registers for the workflow in `folder`
+        (docs/output-api.md §10.1)."""
         files = [
             p
             for p in sorted(find_files(folder, is_code, prune=True))
