@@ -11,6 +11,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 
 def clean_environment() -> dict[str, str]:
     """The test's environment without the developer's own Output settings."""
@@ -116,3 +118,20 @@ def run_cli(
         timeout=60,
         check=False,
     )
+
+
+def run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """`output-reset ARGV` in this process (fast): exit code, stdout, stderr."""
+    from runner.cli import main
+
+    old = sys.argv
+    sys.argv = ["output-reset", *argv]
+    try:
+        main()
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        sys.argv = old
+    out, err = capsys.readouterr()
+    return code, out, err

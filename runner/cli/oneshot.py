@@ -29,8 +29,10 @@ from runner.config import CONFIG_NAME
 from runner.errors import ApiError, RunnerError, UsageError
 
 if TYPE_CHECKING:
-    from runner.config import WorkflowConfig
+    from runner.config import Config, WorkflowConfig
     from runner.history import RunHistory
+    from runner.paths import Matcher
+    from runner.resetter import Resetter
 
 # -- plan -------------------------------------------------------------------------------------
 
@@ -93,7 +95,7 @@ def reset(
     """Reset the pinned run once, now, and pin the new run."""
     from runner.config import Rule
     from runner.paths import Matcher, digest
-    from runner.plan import Change
+    from runner.plan import Change, counted
 
     setup_logging(False)
     if (step is None) == (not file):
@@ -141,6 +143,9 @@ def reset(
     typer.echo(f"New Run ID: {outcome.new_run_id}")
     if chosen.kind == "reset":
         typer.echo(f"Reset after step: {chosen.anchor}")
+    if chosen.again:
+        again = counted(chosen.again)
+        typer.echo(f"Runs again: {again} (it had not finished at the reset point)")
     typer.echo(f"Reason: {outcome.reason}")
 
 
@@ -169,6 +174,7 @@ def status(
     as_json: JsonOption = False,
 ) -> None:
     """Show each pinned run: its status, its steps, and the files mapped to them."""
+    from runner.errors import NoRunYet
     from runner.usage import Totals
     from runner.wording import totals_line
 
@@ -177,20 +183,11 @@ def status(
     documents: list[dict[str, Any]] = []
     with open_resetter(cfg) as resetter:
         for workflow in cfg.workflows:
-            resolved = resetter.resolve(workflow, {}, persist=False)
-            pin = resolved.pin
-            history, children = resetter.runs.load(pin, children=True)
-            steps = _step_table(workflow, history, children)
-            documents.append(
-                {
-                    "workflow": workflow.label,
-                    "workflowId": pin.workflow_id,
-                    "runId": pin.run_id,
-                    "pinnedBy": resolved.source,
-                    "status": history.status,
-                    "steps": steps,
-                }
-            )
+            try:
+                documents.append(_status_of(resetter, workflow))
+            except NoRunYet:
+                # A normal state: the first run of the type gets pinned when there is one.
+                documents.append({"workflow": workflow.label, "status": "no run yet"})
         totals = Totals()
         for entry in resetter.audit.read():
             if entry.get("outcome") in ("done", "recovered"):
@@ -200,6 +197,9 @@ def status(
         return
     marks = {"completed": "✓", "running": "…", "failed": "✗", "not run": "·"}
     for doc in documents:
+        if "runId" not in doc:
+            typer.echo(f"{doc['workflow']}  {doc['status']}")
+            continue
         source = {"state": "pinned", "config": "run from config", "latest": "latest run"}
         typer.echo(
             f"{doc['workflowId']}  run {doc['runId']}  {doc['status']}  "
@@ -212,6 +212,20 @@ def status(
             typer.echo(f"  {mark} {s['step']:<{width}}  {s['state']:<9}  {files}".rstrip())
     if totals.resets:
         typer.echo(f"\n{totals_line(totals)}")
+
+
+def _status_of(resetter: Resetter, workflow: WorkflowConfig) -> dict[str, Any]:
+    resolved = resetter.resolve(workflow, {}, persist=False)
+    pin = resolved.pin
+    history, children = resetter.runs.load(pin, children=True)
+    return {
+        "workflow": workflow.label,
+        "workflowId": pin.workflow_id,
+        "runId": pin.run_id,
+        "pinnedBy": resolved.source,
+        "status": history.status,
+        "steps": _step_table(workflow, history, children),
+    }
 
 
 def _step_table(
@@ -284,16 +298,16 @@ def show_log(
         when = str(entry.get("time", ""))[:19].replace("T", " ")
         action = entry.get("action")
         what = {"reset": f"reset after {entry.get('anchor')}", "fresh": "fresh run"}.get(
-            str(action), "no reset"
+            str(action)
         )
-        runs = f"{entry.get('oldRunId')} -> {entry.get('newRunId') or '-'}"
+        outcome = str(entry.get("outcome"))
+        shown = outcome if what is None or outcome == "no reset" else f"{outcome}  {what}"
+        new_run = entry.get("newRunId")
+        runs = f"{entry.get('oldRunId')} -> {new_run}" if new_run else str(entry.get("oldRunId"))
         saved = entry.get("saved") or {}
         seconds = f"  saved {saved['seconds']:.1f}s" if saved.get("seconds") else ""
         files = ", ".join(entry.get("files") or [])
-        typer.echo(
-            f"{when}  {entry.get('workflow')}  {entry.get('outcome')}  {what}  {runs}{seconds}"
-            f"  ({files})"
-        )
+        typer.echo(f"{when}  {entry.get('workflow')}  {shown}  {runs}{seconds}  ({files})")
         if entry.get("error"):
             typer.echo(f"    {entry['error']}")
 
@@ -309,53 +323,102 @@ def validate(
     ] = False,
 ) -> None:
     """Check the config; when the API answers, check every step against the pinned run."""
-    import difflib
-
-    from runner.config import RuleRef
     from runner.paths import Matcher
-    from runner.plan import Change
 
     setup_logging(False)
     cfg = load(config)
     matcher = Matcher(cfg)
     mapped = matcher.mapped_files()
+    for warning in _file_warnings(cfg, matcher, mapped, str(config)):
+        warn(warning)
     rules = sum(len(w.rules) for w in cfg.workflows)
-    typer.echo(
-        f"{config}: ok ({plural(len(cfg.workflows), 'workflow')}, {plural(rules, 'rule')}, "
-        f"{plural(len(mapped), 'mapped file')})"
+    summary = (
+        f"{plural(len(cfg.workflows), 'workflow')}, {plural(rules, 'rule')}, "
+        f"{plural(len(mapped), 'mapped file')}"
     )
-    for w, workflow in enumerate(cfg.workflows):
-        for r, rule in enumerate(workflow.rules):
-            if not any(RuleRef(w, r) in matcher.rules_for(rel) for rel in mapped):
-                warn(f"{config}:{rule.line}: {', '.join(rule.files)} matches no file yet")
-    if offline:
-        return
     problems: list[str] = []
-    try:
-        with open_resetter(cfg) as resetter:
-            for workflow in cfg.workflows:
-                pin = resetter.resolve(workflow, {}, persist=False).pin
-                asked = [Change(rule=r, files=()) for r in workflow.rules]
-                history, children = resetter.runs.load(pin, asked)
-                known = set(history.steps_in_order())
-                for child in children.values():
-                    known |= set(child.steps_in_order())
-                for rule in workflow.rules:
-                    name = rule.step.rpartition("#")[2]
-                    if name in known or history.occurrences(rule.step):
-                        continue
-                    close = difflib.get_close_matches(name, sorted(known), n=1)
-                    hint = f'; did you mean "{close[0]}"?' if close else ""
-                    where = "has not reached it yet" if not history.closed else "never ran it"
-                    problems.append(
-                        f'{config}:{rule.line}: {rule.action}: step "{rule.step}" is not in '
-                        f"run {pin.run_id} of {pin.workflow_id} (the run {where}){hint}"
-                    )
-            typer.echo(f"steps checked against the pinned runs ({resetter.engine.description})")
-    except ApiError as exc:
-        typer.echo(f"note: step names not checked: {exc}")
-        return
+    checked = ""
+    if not offline:
+        checked = _check_steps(cfg, str(config), problems)
     for problem in problems:
         error(problem)
     if problems:
+        typer.echo(f"{config}: {plural(len(problems), 'problem')} ({summary})")
         raise typer.Exit(2)
+    typer.echo(f"{config}: ok ({summary}){checked}")
+
+
+def _file_warnings(cfg: Config, matcher: Matcher, mapped: list[str], shown: str) -> list[str]:
+    """Rules that match no file yet (once per rule, even when YAML aliases repeat it), and
+    rules that match the config file itself."""
+    from runner.config import RuleRef
+
+    said: set[tuple[int, tuple[str, ...]]] = set()
+    warnings: list[str] = []
+    for w, workflow in enumerate(cfg.workflows):
+        for r, rule in enumerate(workflow.rules):
+            if (rule.line, rule.files) in said:
+                continue
+            said.add((rule.line, rule.files))
+            files = ", ".join(rule.files)
+            if not any(RuleRef(w, r) in matcher.rules_for(rel) for rel in mapped):
+                warnings.append(f"{shown}:{rule.line}: {files} matches no file yet")
+            if RuleRef(w, r) in matcher.rules_for(cfg.path.name):
+                warnings.append(
+                    f"{shown}:{rule.line}: {files} matches the config file itself; an edit of "
+                    "the config reloads it, it does not reset"
+                )
+    return warnings
+
+
+def _check_steps(cfg: Config, shown: str, problems: list[str]) -> str:
+    """Check every entry's step names (rules and `steps:`) against its pinned run; say what
+    could not be checked. A refused token is a failure (exit 1), not a note."""
+    from runner.errors import AuthError, NoRunYet
+
+    notes: list[str] = []
+    try:
+        with open_resetter(cfg) as resetter:
+            for workflow in cfg.workflows:
+                try:
+                    problems += _step_problems(resetter, workflow, shown)
+                except NoRunYet:
+                    notes.append(workflow.type or workflow.label)
+            where = resetter.engine.description
+    except AuthError:
+        raise
+    except ApiError as exc:
+        return f"; step names not checked: {exc}"
+    if notes:
+        warn(f"no run yet of {', '.join(notes)}: their step names are not checked")
+    return f"; step names checked against the pinned runs ({where})"
+
+
+def _step_problems(resetter: Resetter, workflow: WorkflowConfig, shown: str) -> list[str]:
+    import difflib
+
+    from runner.plan import Change
+
+    pin = resetter.resolve(workflow, {}, persist=False).pin
+    asked = [Change(rule=r, files=()) for r in workflow.rules]
+    history, children = resetter.runs.load(pin, asked, children=bool(workflow.side_effects))
+    known = set(history.steps_in_order())
+    for child in children.values():
+        known |= set(child.steps_in_order())
+    where = "has not reached it yet" if not history.closed else "never ran it"
+    run = f"run {pin.run_id} of {pin.workflow_id} (the run {where})"
+    problems: list[str] = []
+
+    def unknown(name: str, what: str, line: int) -> None:
+        bare = name.rpartition("#")[2]
+        if bare in known or history.occurrences(name):
+            return
+        close = difflib.get_close_matches(bare, sorted(known), n=1)
+        hint = f'; did you mean "{close[0]}"?' if close else ""
+        problems.append(f'{shown}:{line}: {what}: step "{name}" is not in {run}{hint}')
+
+    for rule in workflow.rules:
+        unknown(rule.step, rule.action, rule.line)
+    for step in sorted(workflow.side_effects):
+        unknown(step, "steps", workflow.line)
+    return problems

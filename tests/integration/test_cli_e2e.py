@@ -203,7 +203,7 @@ def test_validate_checks_step_names_with_a_did_you_mean(project: Path, fake: Fak
     config.write_text(config.read_text().replace("rerun: draftOutline", "rerun: draftOutlin"))
     result = run_cli("validate", cwd=project)
     assert result.returncode == 2
-    assert "output-reset.yaml: ok (1 workflow, 2 rules, 2 mapped files)" in result.stdout
+    assert result.stdout == "output-reset.yaml: 1 problem (1 workflow, 2 rules, 2 mapped files)\n"
     assert result.stderr.strip().endswith('(the run never ran it); did you mean "draftOutline"?')
 
 

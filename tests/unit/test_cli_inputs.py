@@ -12,24 +12,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runner.cli import main
+from tests.cli_process import run_main
 from tests.unit.test_schema import documents
 
 LOCATED = re.compile(r"^error: output-reset\.yaml(:\d+:\d+)?: \S")
-
-
-def run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    old = sys.argv
-    sys.argv = ["output-reset", *argv]
-    try:
-        main()
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    finally:
-        sys.argv = old
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def check(text: str, folder: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.test_cli_inputs import run_main
+from tests.cli_process import run_main
 
 
 def test_init_over_an_existing_file_is_a_usage_error(
