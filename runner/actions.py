@@ -46,10 +46,12 @@ class PinRun:
 
 @dataclass(frozen=True, slots=True)
 class Warm:
-    """Read a finished pinned run now (history, LLM usage), so the first edit need not."""
+    """Read a finished pinned run now (history, LLM usage), so the first edit need not; and
+    check the entry's `steps:` names against it."""
 
     serial: int
     pin: Pin
+    workflow: WorkflowConfig
 
 
 @dataclass(frozen=True, slots=True)

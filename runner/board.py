@@ -263,7 +263,7 @@ class Board:
         if isinstance(error, NotReset):
             return [Say(Notice(str(error)))]  # stays pending until the next change
         if isinstance(error, ResetOutcomeUnknown):
-            return [Say(Notice(f"{label}: {error}", level="error"))]
+            return [Say(Notice(f"{label}: {error}; the change stays pending", level="error"))]
         if isinstance(error, ApiError):
             return self._api_failed(tracker, now, error, "reset not done")
         return [Say(Notice(f"{label}: {error}; the change stays pending", level="error"))]

@@ -14,11 +14,11 @@ from runner import actions as t
 from runner.board import Board
 from runner.engine import Engine, RunStatus
 from runner.follow import Follower
-from runner.history import RunHistory
+from runner.history import RunHistory, unknown_steps
 from runner.jobs import Apply, Jobs
 from runner.plan import Decision
 from runner.probe import WorkerProbe
-from runner.reports import Outcome, Reporter
+from runner.reports import Notice, Outcome, Reporter
 from runner.resetter import Resetter
 from runner.runs import Runs
 
@@ -66,9 +66,7 @@ class Effects:
             t.Say: lambda a: self.report(a.report),
             t.Announce: lambda a: self._announce(),
             t.PinRun: self._pin,
-            t.Warm: lambda a: self._jobs.submit(
-                lambda: self._warm(a.pin.workflow_id, a.pin.run_id)
-            ),
+            t.Warm: self._warm,
             t.ResetRun: self._reset,
             t.FollowRun: self._follow,
             t.StopFollowing: lambda a: self._cancel(self._followers, a.serial),
@@ -101,11 +99,28 @@ class Effects:
             lambda now, error: board.pin_failed(now, serial, error),
         )
 
-    def _warm(self, workflow_id: str, run_id: str) -> None:
-        self.runs.history(workflow_id, run_id)
-        if not self._dry_run:
-            # Traces carry LLM usage, and a reset overwrites them: read them now.
-            self.runs.remember_usage(workflow_id, run_id)
+    def _warm(self, action: t.Warm) -> None:
+        pin, workflow = action.pin, action.workflow
+
+        def warm() -> list[str]:
+            history = self.runs.history(pin.workflow_id, pin.run_id)
+            if not self._dry_run:
+                # Traces carry LLM usage, and a reset overwrites them: read them now.
+                self.runs.remember_usage(pin.workflow_id, pin.run_id)
+            return unknown_steps(workflow.side_effects, history)
+
+        def said(now: float, unknown: list[str]) -> list[t.Action]:
+            return [
+                t.Say(
+                    Notice(
+                        f"{workflow.label}: steps: {name} is not a step of run {pin.run_id}, "
+                        "so its side_effects guard guards nothing (see output-reset validate)"
+                    )
+                )
+                for name in unknown
+            ]
+
+        self._jobs.submit(warm, said)
 
     def _reset(self, action: t.ResetRun) -> None:
         serial, board = action.serial, self._the_board()

@@ -411,3 +411,11 @@ def _seconds_between(start: str | None, end: str | None) -> float | None:
     except ValueError:
         return None
     return max(0.0, (b - a).total_seconds())
+
+
+def unknown_steps(names: Iterable[str], history: RunHistory) -> list[str]:
+    """The names that are no step of the run (nor a full activity type in it)."""
+    known = set(history.steps_in_order())
+    return sorted(
+        n for n in names if n.rpartition("#")[2] not in known and not history.occurrences(n)
+    )

@@ -247,8 +247,8 @@ class Resetter:
             found = self._recover(pin.workflow_id, pin.run_id, token)
             if found is None:
                 raise ResetOutcomeUnknown(
-                    f"{lost}; no run created by it was found (looked for {token}), so "
-                    "the change stays pending",
+                    f"{lost}; no run created by it was found (looked for {token}): if it "
+                    "shows up later, the next start pins it",
                     retryable=False,
                 ) from None
             return found, True

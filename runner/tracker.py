@@ -116,7 +116,7 @@ class Tracker:
         elif self.running:
             actions.append(self.follow(self.pin.workflow_id, self.pin.run_id))
         else:
-            actions.append(Warm(self.serial, self.pin))
+            actions.append(Warm(self.serial, self.pin, self.workflow))
         return actions
 
     # -- resetting ------------------------------------------------------------------------

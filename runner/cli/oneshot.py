@@ -99,7 +99,8 @@ def reset(
 
     setup_logging(False)
     if (step is None) == (not file):
-        raise UsageError("give either --step NAME or --file PATH (not both)")
+        given = "not both" if step is not None else "neither was given"
+        raise UsageError(f"give either --step NAME or --file PATH ({given})")
     cfg = load(config)
     matcher = Matcher(cfg)
     if file:
@@ -280,7 +281,9 @@ def _activity_state(outcome: str, run_closed: bool) -> str:
 def show_log(
     config: ConfigOption = Path(CONFIG_NAME),
     as_json: JsonOption = False,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="Show the last N entries.")] = 20,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=0, help="Show the last N entries.")
+    ] = 20,
 ) -> None:
     """Show the audit log of resets (.output-reset/resets.jsonl)."""
     from runner.auditlog import AuditLog

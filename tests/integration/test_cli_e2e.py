@@ -135,6 +135,10 @@ def test_api_down_at_start_keeps_watching_and_resets_once_it_is_up(
         cli.expect("cannot pin a run yet")
         cli.expect("watching 2 files")
         (project / PROMPTS / "polish@v1.prompt").write_text("<user>edited while down</user>\n")
+        cli.expect(
+            f"wf-1: {PROMPTS}/polish@v1.prompt changed; no run is pinned yet, so the change "
+            "waits until one is"
+        )
         fake.set_down(False)
         cli.expect("new run", timeout=20)
     finally:

@@ -433,7 +433,7 @@ def test_a_lost_answer_is_said_and_left_pending_without_a_second_send() -> None:
     started(b, "completed", "completed")
     (run,) = only(b.edits(1.0, EDIT_WALL, {NOTES: "n2"}), ResetRun)
     failed = b.reset_failed(2.0, run.serial, ResetOutcomeUnknown("no answer; it may ..."))
-    assert notices(failed) == ["blog-1: no answer; it may ..."]
+    assert notices(failed) == ["blog-1: no answer; it may ...; the change stays pending"]
     assert b.deadline() is None
     assert b.tick(100.0) == []
 

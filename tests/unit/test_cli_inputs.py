@@ -85,7 +85,16 @@ def test_binary_garbage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 
 def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_main(["reset", "-c", str(tmp_path / "x.yaml")], capsys)
+    assert (code, err) == (
+        2,
+        "error: give either --step NAME or --file PATH (neither was given)\n",
+    )
+    both = ["reset", "--step", "a", "--file", "x", "-c", str(tmp_path / "x.yaml")]
+    code, _, err = run_main(both, capsys)
     assert (code, err) == (2, "error: give either --step NAME or --file PATH (not both)\n")
+    code, _, err = run_main(["log", "-n", "-5"], capsys)
+    assert code == 2
+    assert "Invalid value for '--limit' / '-n': Input should be greater than or equal to 0" in err
     code, _, _ = run_main(["watch", "--no-such-flag"], capsys)
     assert code == 2
 
