@@ -66,7 +66,7 @@ class LiveView(PlainView):
     def line(self, text: str, *, err: bool = False) -> None:
         stamp = datetime.now().strftime("%H:%M:%S")
         with self._lock:
-            style = "yellow" if err else ""
+            style = ("red" if text.startswith("error: ") else "yellow") if err else ""
             self._console.print(Text(f"{stamp} {text}", style=style), soft_wrap=True)
 
     def report(self, event: d.Report) -> None:

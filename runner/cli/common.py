@@ -5,6 +5,7 @@ engine, and the words for errors and warnings (the CLI is the only place that pr
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -141,11 +142,18 @@ def plural(n: int, noun: str) -> str:
 
 
 def error(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
+    _say("error", message, "red")
 
 
 def warn(message: str) -> None:
-    typer.echo(f"warning: {message}", err=True)
+    _say("warning", message, "yellow")
+
+
+def _say(level: str, message: str, colour: str) -> None:
+    """On a terminal, errors in red and warnings in yellow (click drops the colour elsewhere;
+    NO_COLOR turns it off)."""
+    prefix = f"{level}:" if os.environ.get("NO_COLOR") else typer.style(f"{level}:", fg=colour)
+    typer.echo(f"{prefix} {message}", err=True)
 
 
 class _LowerLevelFormatter(logging.Formatter):

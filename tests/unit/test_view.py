@@ -185,3 +185,14 @@ def test_live_view_runs_through_a_reset() -> None:
     assert "new run new" in text
     assert "✓ polishDraft" in text
     assert "run new completed after 1.0s" in text
+
+
+def test_errors_and_warnings_have_their_own_colours_on_a_terminal() -> None:
+    view = LiveView(verbose=False)
+    buffer = io.StringIO()
+    view._console = Console(file=buffer, force_terminal=True, color_system="standard", width=200)
+    view.report(d.Notice("the API is down", level="error"))
+    view.report(d.Notice("a warning"))
+    error_line, warning_line = buffer.getvalue().splitlines()
+    assert "\x1b[31m" in error_line  # red
+    assert "\x1b[33m" in warning_line  # yellow
