@@ -84,13 +84,37 @@ def schema() -> dict[str, Any]:
     )
     workflow = _strict(
         {
-            "id": {"type": "string", "pattern": r"\S", "description": "The pinned workflow id."},
+            "id": {
+                "oneOf": [
+                    {"type": "string", "pattern": r"\S"},
+                    {
+                        "type": "array",
+                        "items": {"type": "string", "pattern": r"\S"},
+                        "minItems": 1,
+                        "uniqueItems": True,
+                    },
+                ],
+                "description": "The pinned workflow id, or a list of them (one run per id).",
+            },
             "type": {
                 "type": "string",
                 "pattern": _NAME,
                 "description": "Pin the most recent run of this workflow type instead.",
             },
             "run": {"type": "string", "pattern": _UUID, "description": "Run id to start from."},
+            "datasets": {
+                "oneOf": [
+                    {"const": "all"},
+                    {
+                        "type": "array",
+                        "items": {"type": "string", "pattern": r"\S"},
+                        "minItems": 1,
+                        "uniqueItems": True,
+                    },
+                ],
+                "description": "With type: one pinned run per case of the workflow's "
+                "tests/datasets (all, or these case names).",
+            },
             "steps": {
                 "type": "object",
                 "additionalProperties": step,
@@ -101,6 +125,17 @@ def schema() -> dict[str, Any]:
         WORKFLOW_KEYS,
         required=["rules"],
         oneOf=[{"required": ["id"]}, {"required": ["type"]}],
+        dependentRequired={"datasets": ["type"]},
+        # `run` pins one run: not with an id list, not with datasets.
+        allOf=[
+            {
+                "if": {"required": ["run"]},
+                "then": {
+                    "not": {"required": ["datasets"]},
+                    "properties": {"id": {"type": "string"}},
+                },
+            }
+        ],
     )
     tls = _strict(
         {

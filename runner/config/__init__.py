@@ -28,6 +28,7 @@ from runner.config.model import (
     RuleRef,
     TlsConfig,
     WorkflowConfig,
+    case_workflow_id,
 )
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "RuleRef",
     "TlsConfig",
     "WorkflowConfig",
+    "case_workflow_id",
     "load_config",
     "parse_config",
 ]

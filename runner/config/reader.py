@@ -8,9 +8,7 @@ ignored typo is the worst outcome for a tool that is supposed to react to your e
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
@@ -35,6 +33,7 @@ from runner.config.model import (
     TlsConfig,
     WorkflowConfig,
 )
+from runner.config.nodes import BOOL, MAP, STR, Nodes, indexed, kind
 from runner.errors import ConfigError
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -42,14 +41,6 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 # (docs/output-api.md §1.1, §3.3).
 _API_NAME = re.compile(r"^[a-z0-9_.@-]+$", re.IGNORECASE)
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-_STR = "tag:yaml.org,2002:str"
-_INT = "tag:yaml.org,2002:int"
-_BOOL = "tag:yaml.org,2002:bool"
-_NULL = "tag:yaml.org,2002:null"
-_FLOAT = "tag:yaml.org,2002:float"
-_MAP = "tag:yaml.org,2002:map"
-_SEQ = "tag:yaml.org,2002:seq"
 
 
 def load_config(path: Path, *, shown_as: str | None = None) -> Config:
@@ -93,92 +84,8 @@ def parse_config(text: str, *, path: Path, shown_as: str) -> Config:
     return _Reader(shown_as).config(root, path)
 
 
-class _Reader:
-    """Walks the composed node tree, remembering where each value came from."""
-
-    def __init__(self, shown_as: str) -> None:
-        self.shown_as = shown_as
-
-    def fail(self, node: yaml.Node | None, key_path: str, what: str) -> ConfigError:
-        line, col = (node.start_mark.line + 1, node.start_mark.column + 1) if node else (1, 1)
-        message = f"{self.shown_as}:{line}:{col}: {key_path}: {what}"
-        # One line, whatever the file holds: control characters from values are escaped.
-        return ConfigError("".join(c if c.isprintable() else repr(c)[1:-1] for c in message))
-
-    # -- shapes -------------------------------------------------------------------------
-
-    def mapping(
-        self, node: yaml.Node, key_path: str, allowed: tuple[str, ...]
-    ) -> dict[str, tuple[yaml.Node, yaml.Node]]:
-        if not isinstance(node, yaml.MappingNode) or node.tag != _MAP:
-            raise self.fail(node, key_path, f"expected a mapping, got {_kind(node)}")
-        seen: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR:
-                raise self.fail(key_node, key_path, "keys must be plain names")
-            key = str(key_node.value)
-            here = _join(key_path, key)
-            if key in seen:
-                first = seen[key][0].start_mark.line + 1
-                raise self.fail(key_node, here, f"duplicate key (first set on line {first})")
-            if key not in allowed:
-                raise self.fail(key_node, here, _unknown_key(key, allowed))
-            seen[key] = (key_node, value_node)
-        return seen
-
-    def sequence(self, node: yaml.Node, key_path: str) -> list[yaml.Node]:
-        if not isinstance(node, yaml.SequenceNode) or node.tag != _SEQ:
-            raise self.fail(node, key_path, f"expected a list, got {_kind(node)}")
-        return list(node.value)
-
-    def string(self, node: yaml.Node, key_path: str) -> str:
-        if not isinstance(node, yaml.ScalarNode) or node.tag != _STR:
-            hint = (
-                "; put it in quotes"
-                if isinstance(node, yaml.ScalarNode) and node.tag != _NULL
-                else ""
-            )
-            raise self.fail(node, key_path, f"expected a string, got {_kind(node)}{hint}")
-        value = str(node.value)
-        if not value.strip():
-            raise self.fail(node, key_path, "must not be empty")
-        return value
-
-    def integer(self, node: yaml.Node, key_path: str) -> int:
-        if not isinstance(node, yaml.ScalarNode) or node.tag != _INT:
-            raise self.fail(node, key_path, f"expected an integer, got {_kind(node)}")
-        value: int = yaml.SafeLoader("").construct_yaml_int(node)
-        return value
-
-    def strings(self, node: yaml.Node, key_path: str) -> tuple[yaml.Node, ...]:
-        """One string or a non-empty list of strings, as their nodes."""
-        if isinstance(node, yaml.ScalarNode):
-            self.string(node, key_path)
-            return (node,)
-        items = self.sequence(node, key_path)
-        if not items:
-            raise self.fail(node, key_path, "must list at least one pattern")
-        for i, item in enumerate(items):
-            self.string(item, f"{key_path}[{i}]")
-        return tuple(items)
-
-    def checked(self, node: yaml.Node, key_path: str, ok: Callable[[str], bool], what: str) -> str:
-        value = self.string(node, key_path)
-        if not ok(value):
-            raise self.fail(node, key_path, what)
-        return value
-
-    def env_name(self, node: yaml.Node, key_path: str, secret: str) -> str:
-        """Secrets never live in the file: it names the environment variable holding one."""
-        return self.checked(
-            node,
-            key_path,
-            lambda v: _ENV_NAME.match(v) is not None,
-            f"expected the NAME of an environment variable (the {secret} itself never goes in "
-            "this file)",
-        )
-
-    # -- the document -------------------------------------------------------------------
+class _Reader(Nodes):
+    """Walks the composed node tree of an output-reset.yaml."""
 
     def config(self, root: yaml.Node | None, path: Path) -> Config:
         if root is None:
@@ -208,7 +115,7 @@ class _Reader:
         if "ignore" in top:
             ignore = tuple(
                 self.pattern(n, p)
-                for n, p in _indexed(self.strings(top["ignore"][1], "ignore"), "ignore")
+                for n, p in indexed(self.strings(top["ignore"][1], "ignore"), "ignore")
             )
         if "workflows" not in top:
             raise self.fail(root, "workflows", "missing; list at least one workflow to pin")
@@ -219,9 +126,10 @@ class _Reader:
         seen: dict[str, str] = {}
         for i, wf in enumerate(workflows):
             here = f"workflows[{i}]"
-            if wf.key in seen:
-                raise self.fail(nodes[i], here, f"pins the same workflow as {seen[wf.key]}")
-            seen[wf.key] = here
+            for key in wf.ids or (wf.key,):
+                if key in seen:
+                    raise self.fail(nodes[i], here, f"pins the same workflow as {seen[key]}")
+                seen[key] = here
         return Config(
             path=path,
             api=api,
@@ -285,7 +193,7 @@ class _Reader:
         )
 
     def tls(self, node: yaml.Node, root: Path) -> TlsConfig | None:
-        if isinstance(node, yaml.ScalarNode) and node.tag == _BOOL:
+        if isinstance(node, yaml.ScalarNode) and node.tag == BOOL:
             return TlsConfig() if self.boolean(node, "engine.tls") else None
         fields = self.mapping(node, "engine.tls", TLS_KEYS)
         paths: dict[str, Path] = {}
@@ -316,7 +224,7 @@ class _Reader:
                 else 'a workflow needs exactly one of "id" (a workflow id) '
                 'or "type" (pin its latest run)',
             )
-        wf_id = self.string(fields["id"][1], f"{key_path}.id") if "id" in fields else None
+        wf_id, ids = self.ids(fields["id"][1], f"{key_path}.id") if "id" in fields else (None, ())
         wf_type = None
         if "type" in fields:
             wf_type = self.checked(
@@ -332,6 +240,23 @@ class _Reader:
                 f"{key_path}.run",
                 lambda v: _UUID.match(v) is not None,
                 "expected a run id (a UUID such as 01a2120c-2695-70a1-83f6-9d9ec4cacd75)",
+            )
+        datasets, datasets_at = None, (0, 0)
+        if "datasets" in fields:
+            key_node, value_node = fields["datasets"]
+            if wf_type is None:
+                raise self.fail(
+                    key_node,
+                    f"{key_path}.datasets",
+                    "needs `type:` (the workflow whose tests/datasets hold the cases)",
+                )
+            datasets = self.cases(value_node, f"{key_path}.datasets")
+            datasets_at = (value_node.start_mark.line + 1, value_node.start_mark.column + 1)
+        if run is not None and (ids or datasets is not None):
+            raise self.fail(
+                fields["run"][0],
+                f"{key_path}.run",
+                "pins one run; it cannot go with a list of ids or with datasets",
             )
         if "rules" not in fields:
             raise self.fail(node, f"{key_path}.rules", "missing; map at least one file to a step")
@@ -351,12 +276,29 @@ class _Reader:
             rules=rules,
             side_effects=side_effects,
             line=node.start_mark.line + 1,
+            ids=ids,
+            datasets=datasets,
+            datasets_at=datasets_at,
         )
+
+    def ids(self, node: yaml.Node, key_path: str) -> tuple[str | None, tuple[str, ...]]:
+        """`id: blog-1`, or `id: [blog-1, blog-2]`: the same fan-out as datasets, by id."""
+        if isinstance(node, yaml.ScalarNode):
+            return self.string(node, key_path), ()
+        return None, self.distinct(node, key_path, "workflow id")
+
+    def cases(self, node: yaml.Node, key_path: str) -> Literal["all"] | tuple[str, ...]:
+        """`datasets: all`, or a list of case names."""
+        if isinstance(node, yaml.ScalarNode) and node.tag == STR and node.value == "all":
+            return "all"
+        if isinstance(node, yaml.ScalarNode):
+            raise self.fail(node, key_path, 'expected "all" or a list of dataset case names')
+        return self.distinct(node, key_path, "case name")
 
     def steps(self, node: yaml.Node, key_path: str) -> frozenset[str]:
         """`steps: {publish: {side_effects: true}}`: facts about steps, by name."""
-        if not isinstance(node, yaml.MappingNode) or node.tag != _MAP:
-            raise self.fail(node, key_path, f"expected a mapping of step names, got {_kind(node)}")
+        if not isinstance(node, yaml.MappingNode) or node.tag != MAP:
+            raise self.fail(node, key_path, f"expected a mapping of step names, got {kind(node)}")
         flagged: set[str] = set()
         names = [self.string(k, key_path) for k, _ in node.value]
         for name, (key_node, value_node) in zip(names, node.value, strict=True):
@@ -369,11 +311,6 @@ class _Reader:
             ):
                 flagged.add(name)
         return frozenset(flagged)
-
-    def boolean(self, node: yaml.Node, key_path: str) -> bool:
-        if not isinstance(node, yaml.ScalarNode) or node.tag != _BOOL:
-            raise self.fail(node, key_path, f"expected true or false, got {_kind(node)}")
-        return str(node.value).lower() in ("true", "yes", "on", "y")
 
     def rule(self, node: yaml.Node, key_path: str) -> Rule:
         fields = self.mapping(node, key_path, RULE_KEYS)
@@ -402,7 +339,7 @@ class _Reader:
         )
         files = tuple(
             self.pattern(n, p)
-            for n, p in _indexed(
+            for n, p in indexed(
                 self.strings(fields["files"][1], f"{key_path}.files"), f"{key_path}.files"
             )
         )
@@ -446,46 +383,3 @@ class _Reader:
         if "\\" in bare:
             raise self.fail(node, key_path, "use / to separate folders")
         return value
-
-
-def _indexed(nodes: tuple[yaml.Node, ...], key_path: str) -> Iterator[tuple[yaml.Node, str]]:
-    if len(nodes) == 1 and isinstance(nodes[0], yaml.ScalarNode):
-        yield nodes[0], key_path
-        return
-    for i, node in enumerate(nodes):
-        yield node, f"{key_path}[{i}]"
-
-
-def _join(key_path: str, key: str) -> str:
-    return key if key_path == "(document)" else f"{key_path}.{key}"
-
-
-def _unknown_key(key: str, allowed: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-    if close:
-        return f'unknown key; did you mean "{close[0]}"?'
-    return "unknown key; expected one of: " + ", ".join(allowed)
-
-
-def _kind(node: yaml.Node) -> str:
-    if node.tag not in (_MAP, _SEQ, _STR, _INT, _FLOAT, _BOOL, _NULL):
-        return f"a value tagged {node.tag}"
-    if isinstance(node, yaml.MappingNode):
-        return "a mapping"
-    if isinstance(node, yaml.SequenceNode):
-        return "a list"
-    tag = node.tag
-    shown = str(node.value)
-    if len(shown) > 30:
-        shown = shown[:27] + "..."
-    if tag == _STR:
-        return f'a string ("{shown}")'
-    if tag == _INT:
-        return f"an integer ({shown})"
-    if tag == _FLOAT:
-        return f"a number ({shown})"
-    if tag == _BOOL:
-        return f"a boolean ({shown})"
-    if tag == _NULL:
-        return "nothing (null)"
-    return f"a value tagged {tag}"

@@ -248,6 +248,68 @@ def test_errors_are_one_located_line(text: str, message: str) -> None:
     assert error_of(text) == message
 
 
+RULES = "    rules: [{files: x.prompt, rerun: s}]\n"
+
+
+def test_an_id_list_and_datasets_fan_out_into_one_pinned_run_each() -> None:
+    config = parse(
+        "workflows:\n  - id: [blog-1, blog-2]\n"
+        + RULES
+        + "  - type: blog\n    datasets: all\n"
+        + RULES
+        + "  - type: digest\n    datasets: [basic, long post]\n"
+        + RULES
+    )
+    ids, every, chosen = config.workflows
+    assert [s.id for s in ids.slots()] == ["blog-1", "blog-2"]
+    assert [s.label for s in ids.slots()] == ["blog-1", "blog-2"]
+    assert every.datasets == "all"
+    assert every.datasets_at == (5, 15)
+    assert chosen.datasets == ("basic", "long post")
+    cases = chosen.slots([("basic", '{"a": 1}'), ("long post", "{}")])
+    assert [(s.id, s.label, s.case_input) for s in cases] == [
+        ("digest-case-basic", "digest/basic", '{"a": 1}'),
+        ("digest-case-long_post-c4d9f61b", "digest/long post", "{}"),
+    ]
+    assert [s.type for s in cases] == [None, None]  # each pins its own workflow id
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "workflows:\n  - id: a\n    datasets: all\n" + RULES,
+            "output-reset.yaml:3:5: workflows[0].datasets: needs `type:` (the workflow whose "
+            "tests/datasets hold the cases)",
+        ),
+        (
+            "workflows:\n  - type: a\n    datasets: some\n" + RULES,
+            'output-reset.yaml:3:15: workflows[0].datasets: expected "all" or a list of dataset '
+            "case names",
+        ),
+        (
+            "workflows:\n  - type: a\n    datasets: [x, x]\n" + RULES,
+            "output-reset.yaml:3:19: workflows[0].datasets[1]: x is listed twice",
+        ),
+        (
+            "workflows:\n  - id: [a, b]\n    run: 01a2120c-2695-70a1-83f6-9d9ec4cacd75\n" + RULES,
+            "output-reset.yaml:3:5: workflows[0].run: pins one run; it cannot go with a list of "
+            "ids or with datasets",
+        ),
+        (
+            "workflows:\n  - id: []\n" + RULES,
+            "output-reset.yaml:2:9: workflows[0].id: must list at least one workflow id",
+        ),
+        (
+            "workflows:\n  - id: [a, b]\n" + RULES + "  - id: b\n" + RULES,
+            "output-reset.yaml:4:5: workflows[1]: pins the same workflow as workflows[0]",
+        ),
+    ],
+)
+def test_fan_out_errors(text: str, message: str) -> None:
+    assert error_of(text) == message
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(tmp_path / "nope.yaml", shown_as="nope.yaml")

@@ -105,12 +105,24 @@ def workflows(draw: st.DrawFn, index: int) -> dict[str, Any]:
     workflow: dict[str, Any] = {}
     which = draw(mostly(st.sampled_from(["id", "type"]), st.sampled_from(["both", "neither"])))
     if which in ("id", "both"):
-        workflow["id"] = draw(mostly(st.just(f"wf-{index}"), st.sampled_from(["", 7, " "])))
+        workflow["id"] = draw(
+            mostly(
+                st.sampled_from([f"wf-{index}", [f"wf-{index}", f"wf-{index}b"]]),
+                st.sampled_from(["", 7, " ", [], [f"w{index}", f"w{index}"], [" "]]),
+            )
+        )
     if which in ("type", "both"):
         workflow["type"] = draw(mostly(st.just(f"type_{index}"), st.just("bad type")))
     if draw(st.integers(0, 3)) == 0:
         workflow["run"] = draw(
             mostly(st.just("01a2120c-2695-70a1-83f6-9d9ec4cacd75"), st.just("nope"))
+        )
+    if draw(st.integers(0, 3)) == 0:
+        workflow["datasets"] = draw(
+            mostly(
+                st.sampled_from(["all", ["basic"], ["basic", "long_post"]]),
+                st.sampled_from(["some", [], ["a", "a"], 3, [""]]),
+            )
         )
     if draw(st.integers(0, 3)) == 0:
         workflow["steps"] = {
