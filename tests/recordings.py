@@ -9,6 +9,7 @@ from typing import Any
 from runner.history import RunHistory
 
 RECORDED = Path(__file__).parent / "fixtures" / "recorded"
+EVALS = Path(__file__).parent / "fixtures" / "evals" / "recorded"
 
 
 def recording(prefix: str) -> dict[str, Any]:
@@ -16,6 +17,15 @@ def recording(prefix: str) -> dict[str, Any]:
     matches = sorted(RECORDED.glob(f"{prefix}*.json"))
     if len(matches) != 1:
         raise LookupError(f"{prefix}: {len(matches)} recordings match")
+    data: dict[str, Any] = json.loads(matches[0].read_text())
+    return data
+
+
+def eval_recording(prefix: str) -> dict[str, Any]:
+    """A recorded exchange of tests/fixtures/evals/recorded (`request`, `status`, `response`)."""
+    matches = sorted(EVALS.glob(f"{prefix}_*.json"))
+    if len(matches) != 1:
+        raise LookupError(f"{prefix}: {len(matches)} eval recordings match")
     data: dict[str, Any] = json.loads(matches[0].read_text())
     return data
 

@@ -32,6 +32,7 @@ ORDER = (
     "gate",
     "board",
     "engine",
+    "datasets",
     "paths",
     "watch",
     "state",
@@ -84,7 +85,7 @@ ORCHESTRATION = frozenset(
 ENGINES = frozenset({"output_api", "temporal_engine", "temporal"})
 # The one place allowed to import each foreign dependency.
 FOREIGN = {
-    "yaml": ("config",),
+    "yaml": ("config", "datasets"),
     "httpx": ("output_api",),
     "watchdog": ("watch",),
     "pathspec": ("paths",),
