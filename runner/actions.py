@@ -1,4 +1,4 @@
-"""What the board (`tracker.py`) asks the daemon to do, and what it is told back (pure data).
+"""What the board (board.py) asks the daemon to do, and what it is told back (pure data).
 
 Each `Action` is carried out by `effects.py` on a thread of its own; its result comes back to
 the board as the next event. `Routes` and `Settings` are what the board is given at the start.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from runner.config import RuleRef, WorkflowConfig
 from runner.pins import Pin
@@ -96,6 +96,36 @@ class ObserveWorker:
     """Read which worker (catalog run) is up now, before any edit."""
 
 
+@dataclass(frozen=True, slots=True)
+class StartRun:
+    """A dataset case has no run with its input yet: start one (a full run, this once)."""
+
+    serial: int
+    workflow: WorkflowConfig  # the case's slot: its workflow id, type and input
+    index: int
+    pending: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRun:
+    """One case of a dataset entry, as its evals see it: its pinned run and that run's output
+    (`output_known` False: read it from the run's history)."""
+
+    case: str
+    workflow_id: str
+    run_id: str
+    output: Any = None
+    output_known: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RunEvals:
+    """Every case's run of an iteration has finished: run the entry's eval workflow."""
+
+    entry: WorkflowConfig  # the config entry (type: with datasets:)
+    cases: tuple[CaseRun, ...]
+
+
 Action = (
     Say
     | Announce
@@ -107,6 +137,8 @@ Action = (
     | WaitWorker
     | EndWait
     | ObserveWorker
+    | StartRun
+    | RunEvals
 )
 
 
@@ -130,8 +162,16 @@ class Settings:
 
 
 @dataclass(frozen=True, slots=True)
+class Slot:
+    """One pinned run of the config: entry `index`, as `workflow` (one of its slots())."""
+
+    index: int
+    workflow: WorkflowConfig
+
+
+@dataclass(frozen=True, slots=True)
 class PinResult:
     pin: Pin
-    source: str  # "state", "config" or "latest"
+    source: str  # "state", "config", "latest" or "started"
     status: str
     hashes: Mapping[str, Digest]  # the mapped files' content now
