@@ -27,7 +27,7 @@ from runner.errors import ApiError, RunnerError, UsageError
 from runner.history import RunHistory
 from runner.reports import Decided, Notice, Pinned, Ready, Report, RunFinished
 from runner.reports import StepDone as StepDoneReport
-from runner.temporal_engine import TemporalEngine
+from runner.temporal import TemporalEngine
 
 WORKFLOW_ID = "demo-digest"
 WORKFLOW_TYPE = "blog_digest"

@@ -19,7 +19,7 @@ from examples.temporal_worker.worker import BackgroundWorker
 from runner.config import EngineConfig
 from runner.demo import DevServer, find_temporal
 from runner.errors import RunnerError
-from runner.temporal_engine import TemporalEngine
+from runner.temporal import TemporalEngine
 from tests.temporal.support import EXAMPLE_PROMPTS, Project
 
 _STARTUP_S: list[float] = []

@@ -49,7 +49,7 @@ from temporalio.api.workflowservice.v1 import (
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode, WorkflowService
 
-from runner.temporal_engine import (
+from runner.temporal import (
     LoopThread,
     decode_payloads,
     encode_payload,

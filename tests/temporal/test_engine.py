@@ -23,7 +23,7 @@ from runner.history import RunHistory
 from runner.plan import plan
 from runner.reset import Resetter
 from runner.state import StateStore
-from runner.temporal_engine import TemporalEngine
+from runner.temporal import TemporalEngine
 from tests.temporal.support import (
     DIGEST_STEPS,
     Project,

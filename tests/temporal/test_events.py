@@ -17,7 +17,7 @@ from temporalio.api.history.v1 import (
 )
 
 from runner.history import RunHistory
-from runner.temporal_engine import decode_payloads, encode_payload, event_to_dict
+from runner.temporal import decode_payloads, encode_payload, event_to_dict
 
 WHEN = Timestamp(seconds=1795597913, nanos=757123456)
 

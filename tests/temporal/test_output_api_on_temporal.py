@@ -27,7 +27,7 @@ from examples.temporal_worker.workflows import STEPS
 from runner.demo import DevServer, WorkerProcess
 from runner.history import RunHistory
 from runner.plan import plan
-from runner.temporal_engine import TemporalEngine
+from runner.temporal import TemporalEngine
 from tests.recordings import recording
 from tests.temporal.output_bridge import BridgeReset, OutputBridge
 from tests.temporal.support import (

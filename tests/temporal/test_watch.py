@@ -12,7 +12,7 @@ import threading
 
 from examples.temporal_worker.worker import BackgroundWorker
 from runner.demo import DevServer, WorkerProcess
-from runner.temporal_engine import TemporalEngine
+from runner.temporal import TemporalEngine
 from tests.temporal.support import (
     DIGEST_STEPS,
     REPO,

@@ -30,7 +30,7 @@ ORDER = (
     "watch",
     "state",
     "output_api",
-    "temporal_engine",
+    "temporal",
     "reset",
     "daemon",
     "view",
@@ -51,15 +51,15 @@ IMPURE = frozenset(
 PRESENTATION = frozenset({"view"})
 # Orchestration talks to whatever engine it is given, through the Protocol in engine.py.
 ORCHESTRATION = frozenset({"runs", "resetter", "follow", "probe", "daemon", "tracker"})
-ENGINES = frozenset({"output_api", "temporal_engine", "temporal"})
+ENGINES = frozenset({"output_api", "temporal"})
 # The one place allowed to import each foreign dependency.
 FOREIGN = {
     "yaml": ("config",),
     "httpx": ("output_api",),
     "watchdog": ("watch",),
     "pathspec": ("paths",),
-    "temporalio": ("temporal", "temporal_engine"),
-    "google": ("temporal", "temporal_engine"),
+    "temporalio": ("temporal",),
+    "google": ("temporal",),
     "typer": ("cli",),
     "rich": ("view",),
 }
