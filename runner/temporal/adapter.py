@@ -8,7 +8,6 @@ what to do, with `retryable` set where asking again later may work.
 from __future__ import annotations
 
 import concurrent.futures
-import logging
 import threading
 import uuid
 from collections.abc import Coroutine, Mapping
@@ -40,8 +39,6 @@ from runner.history import RunHistory
 from runner.temporal.client import IDENTITY, open_client
 from runner.temporal.events import decode_payloads, encode_payload, events_to_dicts, status_name
 from runner.temporal.loop import LoopThread, result_unless_stopped
-
-log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -159,11 +156,12 @@ class TemporalEngine:
     ) -> None:
         """Long-poll the run's history until it closes or `stop` is set (then within 0.1 s).
 
-        The end is an empty next-page token, which the server sends with the close event.
+        The end is an empty next-page token, which the server sends with the close event. A long
+        poll that runs out (DEADLINE_EXCEEDED) is an empty page; any other failure is raised as
+        an `ApiError`, retryable or not, and the caller decides whether to follow again.
         """
         what = f"following run {history.run_id} of {history.workflow_id}"
         token = b""
-        failures = 0
         while not stop.is_set() and not history.closed:
             request = GetWorkflowExecutionHistoryRequest(
                 namespace=self.namespace,
@@ -182,20 +180,14 @@ class TemporalEngine:
                 if stop.is_set():
                     return
                 raise ApiError("the Temporal engine is closed") from None
-            except (RPCError, RuntimeError, TimeoutError) as exc:
-                error = self._mapped(exc, what)
-                if not error.retryable:
-                    raise error from None
-                if isinstance(exc, RPCError) and exc.status == RPCStatusCode.DEADLINE_EXCEEDED:
+            except RPCError as exc:
+                if exc.status == RPCStatusCode.DEADLINE_EXCEEDED:
                     continue  # an empty long poll, said impolitely
-                failures += 1
-                if failures == 1:
-                    log.warning("lost the follow of run %s (%s); retrying", history.run_id, error)
-                stop.wait(min(10.0, 0.5 * 2**failures))
-                continue
+                raise self._mapped(exc, what) from None
+            except (RuntimeError, TimeoutError) as exc:
+                raise self._mapped(exc, what) from None
             if page is None:
                 return  # stopped
-            failures = 0
             done = history.feed(events_to_dicts(page.history.events, payloads=payloads))
             if done:
                 on_steps(done)
