@@ -219,27 +219,19 @@ def write_config(
     root: Path, address: str, workflow_id: str, rules: str, debounce: int = 150
 ) -> Path:
     """An output-reset.yaml for the temporal engine; `rules` is the YAML list, indented 6."""
-    path = root / "output-reset.yaml"
-    path.write_text(
-        "engine:\n"
-        "  kind: temporal\n"
-        f"  address: {address}\n"
-        f"debounce_ms: {debounce}\n"
-        "workflows:\n"
-        f"  - id: {workflow_id}\n"
-        "    rules:\n"
-        f"{rules}",
-        encoding="utf-8",
-    )
-    return path
+    engine = f"engine:\n  kind: temporal\n  address: {address}\n"
+    return _write_config(root, engine, workflow_id, rules, debounce)
 
 
 def write_api_config(root: Path, url: str, workflow_id: str, rules: str) -> Path:
     """An output-reset.yaml for the default engine, the Output API at `url`."""
+    return _write_config(root, f"api:\n  url: {url}\n", workflow_id, rules, 150)
+
+
+def _write_config(root: Path, engine: str, workflow_id: str, rules: str, debounce: int) -> Path:
     path = root / "output-reset.yaml"
     path.write_text(
-        f"api:\n  url: {url}\ndebounce_ms: 150\nworkflows:\n  - id: {workflow_id}\n"
-        f"    rules:\n{rules}",
+        f"{engine}debounce_ms: {debounce}\nworkflows:\n  - id: {workflow_id}\n    rules:\n{rules}",
         encoding="utf-8",
     )
     return path
