@@ -1,5 +1,5 @@
 """`python -m runner` works like the `output-reset` command."""
 
-from runner.cli import main
+from runner.cli import run
 
-main()
+run()

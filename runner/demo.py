@@ -26,7 +26,7 @@ from runner.daemon import Daemon, Options
 from runner.errors import ApiError, RunnerError, Stopped, UsageError
 from runner.history import RunHistory
 from runner.reports import Ready, Report, RunFinished
-from runner.temporal_engine import TemporalEngine
+from runner.temporal import TemporalEngine
 from runner.wording import lines
 
 WORKFLOW_ID = "demo-digest"

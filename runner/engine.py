@@ -58,7 +58,12 @@ class Engine(Protocol):
         stop: threading.Event,
         payloads: bool = False,
     ) -> None:
-        """Feed new events into `history` until the run closes or `stop` is set."""
+        """Feed new events into `history` until the run closes or `stop` is set.
+
+        A long poll that ends with nothing new is not a failure. Any failure is raised as an
+        `ApiError` (`retryable` when following again may work) and never retried here: the
+        caller follows again with the same history, whose events already fed are skipped.
+        """
         ...
 
     def reset(

@@ -8,6 +8,7 @@ stays fast.
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from typing import Annotated
@@ -19,7 +20,7 @@ from runner.cli import oneshot, setup, watching
 from runner.cli.common import app, error, flag
 from runner.errors import RunnerError
 
-__all__ = ["app", "main", "oneshot", "setup", "watching"]
+__all__ = ["app", "main", "oneshot", "run", "setup", "watching"]
 
 
 def main() -> None:
@@ -38,6 +39,25 @@ def main() -> None:
             "traceback above"
         )
         sys.exit(3)
+
+
+def run() -> None:
+    """The `output-reset` command: `main()`, then leave at once.
+
+    Everything worth keeping is written by then (the state file atomically, the log line by
+    line). The interpreter's own shutdown can hang for seconds on a foreign runtime's threads
+    (the Temporal SDK's, with a long poll out), which Ctrl-C must not wait for."""
+    code: int | str | None = 0
+    try:
+        main()
+    except SystemExit as done:
+        code = done.code
+    if isinstance(code, str):
+        sys.stderr.write(code + "\n")
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)
 
 
 def _version(value: bool) -> None:

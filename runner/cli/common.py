@@ -59,7 +59,7 @@ def make_engine(cfg: Config) -> Engine:
     env = load_environment(Path.cwd(), cfg.root)
     if cfg.engine.kind == "temporal":
         try:
-            from runner.temporal_engine import TemporalEngine
+            from runner.temporal import TemporalEngine
         except ImportError as exc:
             if exc.name is None or not exc.name.startswith("temporalio"):
                 raise

@@ -1,4 +1,5 @@
-"""A real Temporal dev server for this folder, plus the example worker, engine and project.
+"""A real Temporal dev server for this folder, plus the example worker, engine, project and
+the Output API double on top of the server.
 
 The server is started once per session from the `temporal` CLI (the one `output-reset demo`
 uses); these tests are skipped only when that binary cannot be found at all. Each test gets
@@ -12,15 +13,20 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from examples.temporal_worker.steps import Settings
 from examples.temporal_worker.worker import BackgroundWorker
+from examples.temporal_worker.workflows import STEPS
 from runner.config import EngineConfig
 from runner.demo import DevServer, find_temporal
 from runner.errors import RunnerError
-from runner.temporal_engine import TemporalEngine
+from runner.temporal import TemporalEngine
+from tests.temporal.output_bridge import OutputBridge
 from tests.temporal.support import EXAMPLE_PROMPTS, Project
+
+API_ENV = ("OUTPUT_API_URL", "OUTPUT_API_HOST_PORT", "OUTPUT_CATALOG_ID", "OUTPUT_API_AUTH_TOKEN")
 
 _STARTUP_S: list[float] = []
 
@@ -61,12 +67,32 @@ def project(tmp_path: Path) -> Project:
 
 
 @pytest.fixture
-def worker(temporal: DevServer, project: Project) -> Iterator[BackgroundWorker]:
+def task_queue() -> str:
+    return f"test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def worker(temporal: DevServer, project: Project, task_queue: str) -> Iterator[BackgroundWorker]:
     settings = Settings(prompts=project.prompts, log=project.log)
-    with BackgroundWorker(
-        temporal.address, task_queue=f"test-{uuid.uuid4().hex[:10]}", settings=settings
-    ) as running:
+    with BackgroundWorker(temporal.address, task_queue=task_queue, settings=settings) as running:
         yield running
+
+
+@pytest.fixture
+def bridge(
+    temporal: DevServer, task_queue: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[OutputBridge]:
+    """The Output API on the real server; its catalog is the task queue the worker polls."""
+    for name in API_ENV:  # a watcher must use the config's url: these variables would win
+        monkeypatch.delenv(name, raising=False)
+    with OutputBridge(temporal.address, catalog=task_queue, workflows=STEPS) as running:
+        yield running
+
+
+@pytest.fixture
+def http(bridge: OutputBridge) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=bridge.url, timeout=30.0) as client:
+        yield client
 
 
 @pytest.fixture

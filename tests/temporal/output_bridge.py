@@ -3,7 +3,7 @@
 Where `tests/fakeapi` simulates Temporal, this double only translates: each route reads or
 writes the real Temporal server through the temporalio client, so reset points, run ids, copied
 histories, re-dispatched activities and terminations are Temporal's own. What it adds is what the
-Output API adds (CONTRACT §2.1-2.4, §2.7, §2.8, §2.10, §3.2): the routes and their JSON shapes,
+Output API adds (docs/output-api.md §3, §5.2): the routes and their JSON shapes,
 zod-style 400s, error envelopes, and the reset route's step-name-to-event algorithm, implemented
 here on raw Temporal events (not with output-reset's own history code, which it tests).
 
@@ -49,7 +49,7 @@ from temporalio.api.workflowservice.v1 import (
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode, WorkflowService
 
-from runner.temporal_engine import (
+from runner.temporal import (
     LoopThread,
     decode_payloads,
     encode_payload,
@@ -67,10 +67,10 @@ from tests.fakeapi.validation import MISSING, Issues
 T = TypeVar("T")
 
 CALL_TIMEOUT_S = 30.0
-DEFAULT_PAGE_SIZE = 20  # CONTRACT §2.4
+DEFAULT_PAGE_SIZE = 20  # docs/output-api.md §3.4
 LONG_POLL_CAP_MS = 15_000  # TEMPORAL_HISTORY_MAX_WAIT_TIMEOUT_MS
 RUNS_LIMIT = 100  # GET /workflow/runs default limit
-EXECUTION_TIMEOUT = timedelta(hours=24)  # TEMPORAL_WORKFLOW_EXECUTION_TIMEOUT (CONTRACT §2.8)
+EXECUTION_TIMEOUT = timedelta(hours=24)  # TEMPORAL_WORKFLOW_EXECUTION_TIMEOUT (§3.7)
 _NANOID = string.ascii_letters + string.digits + "_-"
 _DISCONNECTS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
 
@@ -539,7 +539,7 @@ class OutputBridge:
 
 
 def reset_point(events: Iterable[HistoryEvent], step: str) -> int:
-    """CONTRACT §3.2 steps 3-5 on raw Temporal events; raises the API's 404/409."""
+    """docs/output-api.md §5.2 on raw Temporal events; raises the API's 404/409."""
     history = list(events)
     suffix = f"#{step}"
     scheduled = [

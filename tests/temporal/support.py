@@ -1,4 +1,5 @@
-"""Helpers for the Temporal tests: a project folder, bounded waits, rules, a `watch` process."""
+"""Helpers for the Temporal tests: a project folder, bounded waits, rules, a `watch` process,
+configs for either engine, and what the Output API double saw."""
 
 from __future__ import annotations
 
@@ -17,12 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
+
 from examples.temporal_worker.steps import Invocation, read_invocations
 from runner.config import Rule
 from runner.engine import Engine
 from runner.history import RunHistory
 from runner.plan import Change
 from runner.state import StateStore
+from tests.temporal.output_bridge import BridgeReset, OutputBridge
 
 T = TypeVar("T")
 
@@ -215,16 +219,19 @@ def write_config(
     root: Path, address: str, workflow_id: str, rules: str, debounce: int = 150
 ) -> Path:
     """An output-reset.yaml for the temporal engine; `rules` is the YAML list, indented 6."""
+    engine = f"engine:\n  kind: temporal\n  address: {address}\n"
+    return _write_config(root, engine, workflow_id, rules, debounce)
+
+
+def write_api_config(root: Path, url: str, workflow_id: str, rules: str) -> Path:
+    """An output-reset.yaml for the default engine, the Output API at `url`."""
+    return _write_config(root, f"api:\n  url: {url}\n", workflow_id, rules, 150)
+
+
+def _write_config(root: Path, engine: str, workflow_id: str, rules: str, debounce: int) -> Path:
     path = root / "output-reset.yaml"
     path.write_text(
-        "engine:\n"
-        "  kind: temporal\n"
-        f"  address: {address}\n"
-        f"debounce_ms: {debounce}\n"
-        "workflows:\n"
-        f"  - id: {workflow_id}\n"
-        "    rules:\n"
-        f"{rules}",
+        f"{engine}debounce_ms: {debounce}\nworkflows:\n  - id: {workflow_id}\n    rules:\n{rules}",
         encoding="utf-8",
     )
     return path
@@ -256,3 +263,45 @@ def edit_and_wait(watch: Watch, project: Project, edits: dict[str, str]) -> dict
     assert decision.get("newRunId"), decision
     watch.wait_for("run_finished", runId=decision["newRunId"])
     return decision
+
+
+# -- what the Output API double saw, and the histories it serves ---------------------------------
+
+
+def the_one_reset(
+    bridge: OutputBridge, workflow_id: str, base_run: str, step: str, decision: dict[str, Any]
+) -> BridgeReset:
+    """Exactly one reset POST, pinned to the base run, naming `step`, with the decision's
+    reason; the bridge's §3.2 point is the planner's predicted event."""
+    posts = bridge.requests("POST", "/reset")
+    assert [(p.path, p.json) for p in posts] == [
+        (
+            f"/workflow/{workflow_id}/runs/{base_run}/reset",
+            {"stepName": step, "reason": decision["reason"]},
+        )
+    ]
+    assert len(bridge.resets) == 1
+    sent = bridge.resets[0]
+    assert (sent.step, sent.new_run_id) == (step, decision["newRunId"])
+    assert sent.event_id == decision["resetEventId"]
+    return sent
+
+
+def marker_of(after: RunHistory, base_run: str) -> int:
+    """The event of the reset marker that made `after` from `base_run` (Temporal's)."""
+    marker = after.reset_marker_to(base_run)
+    assert marker is not None, after.reset_markers
+    return marker.event_id
+
+
+def events_of(http: httpx.Client, workflow_id: str, run_id: str) -> list[dict[str, Any]]:
+    """Every event of a run through the bridge's paged history route, with payloads."""
+    path = f"/workflow/{workflow_id}/runs/{run_id}/history"
+    events: list[dict[str, Any]] = []
+    params = {"pageSize": "50", "includePayloads": "true"}
+    while True:
+        page = http.get(path, params=params).json()
+        events += page["events"]
+        if not page["nextPageToken"]:
+            return events
+        params["pageToken"] = page["nextPageToken"]

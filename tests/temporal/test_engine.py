@@ -25,7 +25,7 @@ from runner.plan import plan
 from runner.resetter import Resetter
 from runner.runs import Runs
 from runner.state import StateStore
-from runner.temporal_engine import TemporalEngine
+from runner.temporal import TemporalEngine
 from tests.temporal.support import (
     DIGEST_STEPS,
     Project,
@@ -153,6 +153,55 @@ def test_follow_returns_within_a_moment_of_stop(
     assert not thread.is_alive()
     assert took < 1.0, f"follow took {took:.2f} s to notice stop"
     assert not history.closed
+
+
+def test_a_transport_failure_mid_follow_is_raised_for_the_caller_to_follow_again(
+    engine: TemporalEngine, worker: BackgroundWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine does not retry a follow itself (the daemon's follower is the one place that
+    does). A long poll that runs out is only an empty page; a lost connection comes out as a
+    retryable ApiError, and following the same history again picks up where it stopped."""
+    original = WorkflowService.get_workflow_execution_history
+    long_polls: list[Any] = []
+    failing = {2: RPCStatusCode.DEADLINE_EXCEEDED, 3: RPCStatusCode.UNAVAILABLE}
+
+    async def some_fail(self: WorkflowService, request: Any, **kwargs: Any) -> Any:
+        if request.wait_new_event:
+            long_polls.append(request)
+            if len(long_polls) in failing:
+                raise RPCError("connection reset by peer", failing[len(long_polls)], b"")
+        return await original(self, request, **kwargs)
+
+    workflow_id = new_id("lost-follow")
+    run_id = worker.start_run("blog_digest", workflow_id, {"delay_ms": {"extract_points": 300}})
+    monkeypatch.setattr(WorkflowService, "get_workflow_execution_history", some_fail)
+    seen: list[str] = []
+    history = RunHistory(workflow_id=workflow_id, run_id=run_id)
+    give_up = threading.Event()
+    timer = threading.Timer(10, give_up.set)
+    timer.start()
+    try:
+        with pytest.raises(ApiError) as lost:
+            engine.follow(
+                history, on_steps=lambda done: seen.extend(a.step for a in done), stop=give_up
+            )
+        assert len(long_polls) == 3  # past the empty one, stopped at the lost one
+        assert history.last_event_id > 0  # the first page was read before the failure
+        assert not history.closed
+        engine.follow(
+            history, on_steps=lambda done: seen.extend(a.step for a in done), stop=give_up
+        )
+    finally:
+        timer.cancel()
+        timer.join()
+    assert (str(lost.value), lost.value.retryable) == (
+        f"cannot reach Temporal at {engine.address} (connection reset by peer); is the server "
+        "running (`temporal server start-dev`)?",
+        True,
+    )
+    assert not give_up.is_set()
+    assert history.status == "completed"
+    assert seen == DIGEST_STEPS  # each step once, across both follows
 
 
 def test_status_runs_of_type_and_terminate(
@@ -324,7 +373,7 @@ def test_resetting_after_the_first_finished_sibling_keeps_the_other(
 def test_resetting_parallel_siblings_by_step_name_re_dispatches_the_slow_one(
     engine: TemporalEngine, worker: BackgroundWorker, project: Project
 ) -> None:
-    """What the Output API does (CONTRACT §3.4), for contrast: the first workflow task after
+    """What the Output API does (output-api.md §5.8), for contrast: the first workflow task after
     the fast sibling finished comes before the slow one finished, so it runs again."""
     base = completed_run(worker, engine, "parallel_digest", {"delay_ms": {"fetch_blogs": 800}})
     news, blogs, _ = base.activities

@@ -1,4 +1,4 @@
-"""Temporal history events become the dicts Output's API serves (CONTRACT §4); no server here."""
+"""Temporal history events become the dicts Output's API serves (output-api.md §4); no server."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from temporalio.api.history.v1 import (
 )
 
 from runner.history import RunHistory
-from runner.temporal_engine import decode_payloads, encode_payload, event_to_dict
+from runner.temporal import decode_payloads, encode_payload, event_to_dict
 
 WHEN = Timestamp(seconds=1795597913, nanos=757123456)
 

@@ -128,7 +128,8 @@ def test_the_temporal_engine_without_its_sdk_says_how_to_install_it(
     for name in [n for n in sys.modules if n == "temporalio" or n.startswith("temporalio.")]:
         monkeypatch.setitem(sys.modules, name, None)  # also when other tests imported it
     monkeypatch.setitem(sys.modules, "temporalio", None)
-    monkeypatch.delitem(sys.modules, "runner.temporal_engine", raising=False)
+    for name in [n for n in sys.modules if n.split(".")[:2] == ["runner", "temporal"]]:
+        monkeypatch.delitem(sys.modules, name)  # so that the import is tried again
     config = tmp_path / "output-reset.yaml"
     config.write_text(
         "engine: {kind: temporal}\nworkflows: [{id: a, rules: [{files: x, rerun: s}]}]\n"

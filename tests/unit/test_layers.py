@@ -39,7 +39,7 @@ ORDER = (
     "state",
     "auditlog",
     "output_api",
-    "temporal_engine",
+    "temporal",
     "runs",
     "resetter",
     "follow",
@@ -84,15 +84,15 @@ PRESENTATION = frozenset({"view"})
 ORCHESTRATION = frozenset(
     {"runs", "resetter", "follow", "probe", "jobs", "effects", "daemon", "tracker", "board"}
 )
-ENGINES = frozenset({"output_api", "temporal_engine", "temporal"})
+ENGINES = frozenset({"output_api", "temporal"})
 # The one place allowed to import each foreign dependency.
 FOREIGN = {
     "yaml": ("config", "datasets"),
     "httpx": ("output_api",),
     "watchdog": ("watch",),
     "pathspec": ("paths",),
-    "temporalio": ("temporal", "temporal_engine"),
-    "google": ("temporal", "temporal_engine"),
+    "temporalio": ("temporal",),
+    "google": ("temporal",),
     "typer": ("cli",),
     "rich": ("view",),
 }

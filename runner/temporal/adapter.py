@@ -1,40 +1,23 @@
-"""Temporal's gRPC API as an `Engine` (the one module importing temporalio).
+"""`TemporalEngine`: Temporal's gRPC API as an `Engine`, and its errors mapped to ours.
 
-The `Engine` Protocol is synchronous and temporalio is asyncio, so one event loop runs on a
-private daemon thread and every call is a coroutine submitted to it; `close()` stops the loop
-and joins the thread. History events are converted to the dict shape Output's API serves
-(CONTRACT §4) so `RunHistory.feed` reads both engines alike. temporalio's exceptions never
-leave this module: they become `ApiError`s that say what to do.
+Every call is a coroutine run on the engine's `LoopThread`; history pages become the dicts of
+`events`. temporalio's exceptions never leave this module: they become `ApiError`s that say
+what to do, with `retryable` set where asking again later may work.
 """
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
-import json
-import logging
-import signal
 import threading
-import time
 import uuid
-from collections.abc import Coroutine, Iterable, Mapping
-from datetime import UTC, timedelta
-from pathlib import Path
+from collections.abc import Coroutine, Mapping
+from datetime import timedelta
 from typing import Any, TypeVar
 
-from google.protobuf.descriptor import FieldDescriptor
-from google.protobuf.json_format import MessageToDict
-from google.protobuf.message import Message
-from temporalio.api.common.v1 import (
-    Payload,
-    Payloads,
-    WorkflowExecution,
-    WorkflowType,
-)
-from temporalio.api.enums.v1 import EventType, WorkflowExecutionStatus
-from temporalio.api.failure.v1 import Failure
-from temporalio.api.history.v1 import HistoryEvent
+from temporalio.api.common.v1 import Payloads, WorkflowExecution, WorkflowType
+from temporalio.api.enums.v1 import EventType
 from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflow.v1 import WorkflowExecutionInfo
 from temporalio.api.workflowservice.v1 import (
     DescribeNamespaceRequest,
     DescribeWorkflowExecutionRequest,
@@ -47,23 +30,21 @@ from temporalio.api.workflowservice.v1 import (
     TerminateWorkflowExecutionRequest,
 )
 from temporalio.client import Client
-from temporalio.runtime import Runtime
-from temporalio.service import RPCError, RPCStatusCode, TLSConfig, WorkflowService
+from temporalio.service import RPCError, RPCStatusCode, WorkflowService
 
-from runner.config import EngineConfig, TlsConfig
+from runner.config import EngineConfig
 from runner.engine import OnSteps, RunStatus
-from runner.errors import ApiError, AuthError, ConfigError, ResetOutcomeUnknown
+from runner.errors import ApiError, AuthError, ResetOutcomeUnknown
 from runner.history import RunHistory
-
-log = logging.getLogger(__name__)
+from runner.temporal.client import IDENTITY, open_client
+from runner.temporal.events import decode_payloads, encode_payload, events_to_dicts, status_name
+from runner.temporal.loop import LoopThread, result_unless_stopped
 
 T = TypeVar("T")
 
-IDENTITY = "output-reset"
 CALL_TIMEOUT_S = 30.0
 # The server answers a long poll with an empty page about 1 s before the call's deadline.
 LONG_POLL_S = 10.0
-STOP_CHECK_S = 0.1  # how often a follow looks at its stop event while a long poll is out
 MAX_ROWS = 1000  # visibility rows read per listing, like Output's /workflow/runs limit
 FIND_RESET_RUNS = 10
 
@@ -89,56 +70,6 @@ _MAYBE_SENT = frozenset(
         RPCStatusCode.UNAVAILABLE,
     }
 )
-_FAILURE_FIELDS = frozenset({"failure", "lastFailure"})
-_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
-
-
-class LoopThread:
-    """One asyncio event loop on a private daemon thread; any thread may submit to it."""
-
-    def __init__(self, name: str) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        # Signals are the main thread's business: block them here and in the SDK's runtime
-        # threads, which inherit this mask when `start_runtime` creates them from this thread.
-        # A SIGINT delivered to a thread that never runs Python code is otherwise lost while
-        # the main thread sleeps (observed: `watch` then ignores its first Ctrl-C).
-        signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._loop.run_forever()
-        finally:
-            leftover = asyncio.all_tasks(self._loop)
-            for task in leftover:
-                task.cancel()
-            self._loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
-            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
-            self._loop.close()
-
-    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        try:
-            return asyncio.run_coroutine_threadsafe(coro, self._loop)
-        except RuntimeError:  # the loop is closed
-            coro.close()
-            raise ApiError("the Temporal engine is closed") from None
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
-        future = self.submit(coro)
-        try:
-            return future.result(timeout)
-        except TimeoutError:
-            future.cancel()
-            raise
-        except concurrent.futures.CancelledError:  # close() ended the loop under the call
-            raise ApiError("the Temporal engine is closed") from None
-
-    def close(self) -> None:
-        if self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
 
 
 class TemporalEngine:
@@ -168,34 +99,7 @@ class TemporalEngine:
     def connect(cls, config: EngineConfig, env: Mapping[str, str]) -> TemporalEngine:
         """Build the client (no network yet: the first call connects, and a server that is
         down is a retryable error there, like the Output API's)."""
-        tls = _tls(config.tls)
-        api_key: str | None = None
-        if config.api_key_env is not None:
-            api_key = env.get(config.api_key_env) or None
-            if api_key is None:
-                raise AuthError(
-                    f"{config.api_key_env} is not set: engine.api_key_env names it as the "
-                    f"variable holding the API key for Temporal at {config.address}; set it in "
-                    "the environment or in .env"
-                )
-        loop = LoopThread(f"output-reset-temporal-{config.address}")
-        try:
-            loop.run(start_runtime(), CALL_TIMEOUT_S)
-            client = loop.run(
-                Client.connect(
-                    config.address,
-                    namespace=config.namespace,
-                    # None lets the SDK turn TLS on by itself when an API key is given.
-                    tls=tls if tls is not None else (None if api_key else False),
-                    api_key=api_key,
-                    identity=IDENTITY,
-                    lazy=True,
-                ),
-                CALL_TIMEOUT_S,
-            )
-        except BaseException:
-            loop.close()
-            raise
+        client, loop = open_client(config, env, timeout_s=CALL_TIMEOUT_S)
         return cls(
             client,
             loop,
@@ -226,13 +130,7 @@ class TemporalEngine:
 
     def status(self, workflow_id: str, run_id: str | None = None) -> RunStatus:
         info = self._describe(workflow_id, run_id).workflow_execution_info
-        return RunStatus(
-            workflow_id=info.execution.workflow_id or workflow_id,
-            run_id=info.execution.run_id or run_id or "",
-            status=status_name(info.status),
-            started_at=_epoch(info.start_time) if info.HasField("start_time") else None,
-            workflow_type=info.type.name or None,
-        )
+        return _run_status(info, workflow_id, run_id or "")
 
     def runs_of_type(self, workflow_type: str) -> list[RunStatus]:
         rows = self._list(f"WorkflowType = {_quoted(workflow_type)}", MAX_ROWS)
@@ -258,11 +156,12 @@ class TemporalEngine:
     ) -> None:
         """Long-poll the run's history until it closes or `stop` is set (then within 0.1 s).
 
-        The end is an empty next-page token, which the server sends with the close event.
+        The end is an empty next-page token, which the server sends with the close event. A long
+        poll that runs out (DEADLINE_EXCEEDED) is an empty page; any other failure is raised as
+        an `ApiError`, retryable or not, and the caller decides whether to follow again.
         """
         what = f"following run {history.run_id} of {history.workflow_id}"
         token = b""
-        failures = 0
         while not stop.is_set() and not history.closed:
             request = GetWorkflowExecutionHistoryRequest(
                 namespace=self.namespace,
@@ -281,20 +180,14 @@ class TemporalEngine:
                 if stop.is_set():
                     return
                 raise ApiError("the Temporal engine is closed") from None
-            except (RPCError, RuntimeError, TimeoutError) as exc:
-                error = self._mapped(exc, what)
-                if not error.retryable:
-                    raise error from None
-                if isinstance(exc, RPCError) and exc.status == RPCStatusCode.DEADLINE_EXCEEDED:
+            except RPCError as exc:
+                if exc.status == RPCStatusCode.DEADLINE_EXCEEDED:
                     continue  # an empty long poll, said impolitely
-                failures += 1
-                if failures == 1:
-                    log.warning("lost the follow of run %s (%s); retrying", history.run_id, error)
-                stop.wait(min(10.0, 0.5 * 2**failures))
-                continue
+                raise self._mapped(exc, what) from None
+            except (RuntimeError, TimeoutError) as exc:
+                raise self._mapped(exc, what) from None
             if page is None:
                 return  # stopped
-            failures = 0
             done = history.feed(events_to_dicts(page.history.events, payloads=payloads))
             if done:
                 on_steps(done)
@@ -483,23 +376,14 @@ class TemporalEngine:
                 ),
                 f"the runs matching {query}",
             )
-            for info in page.executions:
-                rows.append(
-                    RunStatus(
-                        workflow_id=info.execution.workflow_id,
-                        run_id=info.execution.run_id,
-                        status=status_name(info.status),
-                        started_at=_epoch(info.start_time) if info.HasField("start_time") else None,
-                        workflow_type=info.type.name or None,
-                    )
-                )
+            rows += [_run_status(info) for info in page.executions]
             token = page.next_page_token
             if not token:
                 break
         return rows[:limit]
 
     def _point_after(self, workflow_id: str, run_id: str, step: str) -> int:
-        """Like Output's API (CONTRACT §3.2): the first workflow task completed after the
+        """Like Output's API (docs/output-api.md §5.2): the first workflow task completed after the
         last occurrence of `step` completed."""
         history = self.history(workflow_id, run_id)
         occurrences = history.occurrences(step)
@@ -557,97 +441,15 @@ class TemporalEngine:
         )
 
 
-# -- history events as Output's API serializes them (CONTRACT §4) ------------------------------
-
-
-def events_to_dicts(events: Iterable[HistoryEvent], *, payloads: bool) -> list[dict[str, Any]]:
-    return [event_to_dict(event, payloads=payloads) for event in events]
-
-
-def event_to_dict(event: HistoryEvent, *, payloads: bool) -> dict[str, Any]:
-    """One event in the API's shape: `eventId` a string, `eventType` a number, `eventTypeName`
-    without its prefix, ISO `eventTime` in milliseconds, one `<camelCase>EventAttributes` key
-    whose top-level enums are numbers, and payloads decoded to argument arrays (or dropped,
-    with failures, when `payloads` is False)."""
-    serialized: dict[str, Any] = {
-        "eventId": str(event.event_id),
-        "eventType": int(event.event_type),
-        "eventTypeName": _event_type_name(event.event_type),
-        "eventTime": _iso(event) if event.HasField("event_time") else None,
-    }
-    which = event.WhichOneof("attributes")
-    if which is None:
-        return serialized
-    key = HistoryEvent.DESCRIPTOR.fields_by_name[which].json_name
-    serialized[key] = _attributes(getattr(event, which), payloads=payloads)
-    return serialized
-
-
-def _attributes(message: Message, *, payloads: bool) -> dict[str, Any]:
-    attrs: dict[str, Any] = MessageToDict(message)
-    for field in message.DESCRIPTOR.fields:
-        name = field.json_name
-        if name not in attrs:
-            continue
-        if field.type == FieldDescriptor.TYPE_ENUM and not field.is_repeated:
-            attrs[name] = int(getattr(message, field.name))
-        elif field.message_type is Payloads.DESCRIPTOR:
-            if payloads:
-                attrs[name] = decode_payloads(getattr(message, field.name).payloads)
-            else:
-                del attrs[name]
-        elif field.message_type is Failure.DESCRIPTOR and not payloads and name in _FAILURE_FIELDS:
-            del attrs[name]
-    activity_type = attrs.get("activityType")
-    if isinstance(activity_type, dict) and "name" in activity_type:
-        attrs["stepName"] = str(activity_type["name"]).rpartition("#")[2]
-    return attrs
-
-
-def decode_payloads(items: Iterable[Payload]) -> list[Any]:
-    """JSON payloads as values; anything else as the API's `{"_raw": true, "encoding": ...}`."""
-    values: list[Any] = []
-    for payload in items:
-        encoding = payload.metadata.get("encoding", b"").decode(errors="replace")
-        if encoding == "json/plain":
-            try:
-                values.append(json.loads(payload.data))
-                continue
-            except ValueError:
-                pass
-        elif encoding == "binary/null":
-            values.append(None)
-            continue
-        values.append({"_raw": True, "encoding": encoding})
-    return values
-
-
-def encode_payload(value: Any) -> Payload:
-    return Payload(
-        metadata={"encoding": b"json/plain"},
-        data=json.dumps(value, separators=(",", ":")).encode(),
+def _run_status(info: WorkflowExecutionInfo, workflow_id: str = "", run_id: str = "") -> RunStatus:
+    """A described or listed run; the ids asked for stand in where the answer has none."""
+    return RunStatus(
+        workflow_id=info.execution.workflow_id or workflow_id,
+        run_id=info.execution.run_id or run_id,
+        status=status_name(info.status),
+        started_at=_epoch(info.start_time) if info.HasField("start_time") else None,
+        workflow_type=info.type.name or None,
     )
-
-
-def _event_type_name(value: int) -> str:
-    try:
-        return EventType.Name(value).removeprefix("EVENT_TYPE_")  # type: ignore[arg-type]
-    except ValueError:
-        return f"UNKNOWN_{value}"
-
-
-def _iso(event: HistoryEvent) -> str:
-    when = event.event_time.ToDatetime(tzinfo=UTC)
-    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def status_name(value: int) -> str:
-    try:
-        name = WorkflowExecutionStatus.Name(value)  # type: ignore[arg-type]
-    except ValueError:
-        return "unspecified"
-    status = name.removeprefix("WORKFLOW_EXECUTION_STATUS_").lower()
-    return "cancelled" if status == "canceled" else status
 
 
 def _epoch(stamp: Any) -> float:
@@ -688,47 +490,3 @@ def _short(message: str) -> str:
     if "Connection refused" in message:
         return "connection refused"
     return message if len(message) <= 200 else message[:197] + "..."
-
-
-async def start_runtime() -> None:
-    """Create the SDK's shared runtime (and its threads) on the loop thread, if not yet."""
-    Runtime.default()
-
-
-def result_unless_stopped(
-    future: concurrent.futures.Future[T], stop: threading.Event, timeout: float
-) -> T | None:
-    """The call's result, or None as soon as `stop` is set (the call is then cancelled)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return future.result(STOP_CHECK_S)
-        except TimeoutError:
-            if stop.is_set():
-                future.cancel()
-                return None
-            if time.monotonic() >= deadline:
-                future.cancel()
-                raise
-
-
-def _tls(config: TlsConfig | None) -> TLSConfig | None:
-    if config is None:
-        return None
-    cert = _read(config.client_cert, "engine.tls.client_cert")
-    key = _read(config.client_key, "engine.tls.client_key")
-    return TLSConfig(
-        server_root_ca_cert=_read(config.ca_cert, "engine.tls.ca_cert"),
-        client_cert=cert,
-        client_private_key=key,
-        domain=config.server_name,
-    )
-
-
-def _read(path: Path | None, key: str) -> bytes | None:
-    if path is None:
-        return None
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{key}: cannot read {path} ({exc.strerror or exc})") from None
