@@ -30,8 +30,10 @@ _TEMPORAL = {"kind": {"const": "temporal"}}
 _PATTERN = {
     "type": "string",
     "minLength": 1,
-    # Not absolute, no drive letter, no ".." component, no backslash, not blank (as the loader).
-    "pattern": r"^(?!\s*!?[/\\])(?!\s*!?[A-Za-z]:[\\/])(?!\s*!?(.*/)?\.\.(/|\s*$))"
+    # Not absolute, no drive letter, no ".." component, no backslash, not blank, not a lone "!"
+    # (as the loader). The loader also refuses [...] that pathspec cannot compile, such as
+    # [z-a]; a regular expression cannot say which ranges run backwards.
+    "pattern": r"^(?!\s*!?[/\\])(?!\s*!?[A-Za-z]:[\\/])(?!\s*!?(.*/)?\.\.(/|\s*$))(?!\s*!\s*$)"
     r"[^\\]*[^\s\\][^\\]*$",
     "description": "A gitignore-style pattern, relative to the config file's folder.",
 }

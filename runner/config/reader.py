@@ -35,7 +35,8 @@ from runner.config.model import (
     TlsConfig,
     WorkflowConfig,
 )
-from runner.errors import ConfigError
+from runner.config.syntax import pattern_problem
+from runner.errors import ConfigError, one_line
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # The API refuses workflowType filters and catalog ids outside this set
@@ -101,9 +102,7 @@ class _Reader:
 
     def fail(self, node: yaml.Node | None, key_path: str, what: str) -> ConfigError:
         line, col = (node.start_mark.line + 1, node.start_mark.column + 1) if node else (1, 1)
-        message = f"{self.shown_as}:{line}:{col}: {key_path}: {what}"
-        # One line, whatever the file holds: control characters from values are escaped.
-        return ConfigError("".join(c if c.isprintable() else repr(c)[1:-1] for c in message))
+        return ConfigError(one_line(f"{self.shown_as}:{line}:{col}: {key_path}: {what}"))
 
     # -- shapes -------------------------------------------------------------------------
 
@@ -445,6 +444,9 @@ class _Reader:
             )
         if "\\" in bare:
             raise self.fail(node, key_path, "use / to separate folders")
+        problem = pattern_problem(value)  # what pathspec cannot compile (runner/paths.py)
+        if problem is not None:
+            raise self.fail(node, key_path, problem)
         return value
 
 

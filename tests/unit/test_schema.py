@@ -70,7 +70,7 @@ step_names = mostly(
 )
 one_pattern = mostly(
     st.sampled_from(["prompts/*.prompt", "src/**/x.ts", "!skip.md", "ok", "a/..b"]),
-    st.sampled_from(["../up", "/abs", "a\\b", " ", "x/.. ", "!../x", "C:/x", 5]),
+    st.sampled_from(["../up", "/abs", "a\\b", " ", "x/.. ", "!../x", "C:/x", 5, "!", " ! "]),
 )
 files = mostly(
     st.one_of(one_pattern, st.lists(one_pattern, min_size=1, max_size=3)),
