@@ -13,7 +13,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from runner.config import load_config
 from runner.config.syntax import pattern_problem
+from runner.paths import Matcher
 from tests.unit.test_cli_inputs import run_main
 
 RULES = """\
@@ -34,6 +36,54 @@ def project(folder: Path, files: str = "prompts/*.prompt", gitignore: str | None
     (folder / "output-reset.yaml").write_text(RULES.format(files=files))
     if gitignore is not None:
         (folder / ".gitignore").write_text(gitignore)
+
+
+# -- 1. .gitignore ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("line", ["[z-a]", "!", "x\\", "[[:alpha:]]", "[a&&b]"])
+def test_a_gitignore_line_pathspec_cannot_compile_is_skipped_with_one_warning(
+    line: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project(tmp_path, gitignore=f"# build output\n*.log\n{line}\n")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main(["validate", "--offline"], capsys)
+    assert (code, err) == (
+        0,
+        f"warning: .gitignore:3: cannot use this pattern ({line}); it is ignored\n",
+    )
+    assert out == "output-reset.yaml: ok (1 workflow, 2 rules, 1 mapped file)\n"
+
+
+def test_the_good_lines_keep_their_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The negation after the bad line still re-includes what the line before it ignored, and
+    # the line after it ignores again.
+    project(tmp_path, gitignore="prompts/*.prompt\n[z-a]\n!prompts/*.prompt\nprompts/c.*\n")
+    for name in ("b", "c"):
+        (tmp_path / "prompts" / f"{name}.prompt").write_text(f"{name}\n")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main(["validate", "--offline"], capsys)
+    assert (code, err) == (
+        0,
+        "warning: .gitignore:2: cannot use this pattern ([z-a]); it is ignored\n",
+    )
+    assert out == "output-reset.yaml: ok (1 workflow, 2 rules, 2 mapped files)\n"
+    matcher = Matcher(load_config(tmp_path / "output-reset.yaml"))
+    assert [matcher.ignored(f"prompts/{n}.prompt") for n in "abc"] == [False, False, True]
+
+
+def test_control_characters_of_a_bad_line_are_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project(tmp_path, gitignore="\x1b[z-a]\n")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_main(["validate", "--offline"], capsys)
+    assert (code, err) == (
+        0,
+        "warning: .gitignore:1: cannot use this pattern (\\x1b[z-a]); it is ignored\n",
+    )
 
 
 # -- 2. the config's patterns -------------------------------------------------------------------
