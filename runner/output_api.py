@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,8 +21,10 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from runner.config import ApiConfig
+from runner.config.syntax import url_problem
 from runner.engine import OnSteps, RunStatus
-from runner.errors import ApiError, AuthError, ResetOutcomeUnknown
+from runner.environment import Environment
+from runner.errors import ApiError, AuthError, ResetOutcomeUnknown, UsageError, one_line
 from runner.history import RunHistory
 
 log = logging.getLogger(__name__)
@@ -47,17 +50,54 @@ class ApiSettings:
 
 def resolve_settings(api: ApiConfig, env: Mapping[str, str]) -> ApiSettings:
     """URL: OUTPUT_API_URL, the config's url, OUTPUT_API_HOST_PORT, the default
-    (docs/output-api.md §1.1)."""
-    url = env.get("OUTPUT_API_URL") or api.url
-    if not url:
-        port = env.get("OUTPUT_API_HOST_PORT")
-        url = f"http://localhost:{port}" if port else DEFAULT_URL
+    (docs/output-api.md §1.1). A value httpx cannot use is a UsageError naming its variable."""
+    if env.get("OUTPUT_API_URL"):
+        url = env["OUTPUT_API_URL"]
+        problem = url_problem(url)
+        if problem is not None:
+            shown = _variable(env, "OUTPUT_API_URL", masked(url))
+            raise UsageError(f"{shown} is not a URL ({problem})")
+    elif api.url:
+        url = api.url  # checked by the config's reader
+    elif env.get("OUTPUT_API_HOST_PORT"):
+        port = env["OUTPUT_API_HOST_PORT"]
+        if not (port.isascii() and port.isdigit() and len(port) <= 5 and 0 < int(port) < 65536):
+            shown = _variable(env, "OUTPUT_API_HOST_PORT", port)
+            raise UsageError(f"{shown} is not a port number (such as 3001)")
+        url = f"http://localhost:{port}"
+    else:
+        url = DEFAULT_URL
+    token = env.get(api.token_env) or None
+    if token is not None and not all("!" <= c <= "~" for c in token):
+        raise UsageError(
+            f"{_variable(env, api.token_env)} cannot be sent in an HTTP header (it has a "
+            "control or non-ASCII character)"
+        )
     return ApiSettings(
         url=url.rstrip("/"),
-        token=env.get(api.token_env) or None,
+        token=token,
         token_env=api.token_env,
         catalog=env.get("OUTPUT_CATALOG_ID") or api.catalog or "main",
     )
+
+
+def masked(url: str) -> str:
+    """The URL with the password in it (if any) replaced by ***: for messages."""
+    scheme, sep, rest = url.partition("://")
+    netloc = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    userinfo, at, host = netloc.rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    if not (sep and at and colon):
+        return url
+    return f"{scheme}://{user}:***@{host}{rest[len(netloc) :]}"
+
+
+def _variable(env: Mapping[str, str], name: str, value: str | None = None) -> str:
+    """`NAME="value" (from /p/.env)`, control characters escaped; the value only when given
+    (a token is never shown)."""
+    shown = name if value is None else f'{name}="{one_line(value)}"'
+    source = env.files.get(name) if isinstance(env, Environment) else None
+    return f"{shown} (from {source})" if source is not None else shown
 
 
 class OutputApi:

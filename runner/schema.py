@@ -137,7 +137,10 @@ def schema() -> dict[str, Any]:
         {
             "url": {
                 "type": "string",
-                "pattern": r"^https?://[^/\s]+",
+                # The shape runner/config/syntax.py checks, less the ranges of numbers.
+                "pattern": r"^[Hh][Tt][Tt][Pp][Ss]?://([^\s/?#]*@)?"
+                r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9_])?)(:[0-9]*)?"
+                r"(/[^\s?#]*)?$",
                 "default": "http://localhost:3001",
             },
             "token_env": {"type": "string", "pattern": _ENV, "default": "OUTPUT_API_AUTH_TOKEN"},

@@ -1,14 +1,22 @@
-"""What a gitignore pattern may look like: the check the reader applies to the config's
-patterns and the matcher to `.gitignore` lines.
+"""What a gitignore pattern and the API's URL may look like: the checks the reader applies to
+the config, the matcher to `.gitignore` lines and the API client to environment variables.
 
 `pattern_problem` mirrors what `pathspec` (runner/paths.py) cannot compile, without importing
 it: config sits below paths. tests/unit/test_patterns.py checks the two agree on generated
-patterns.
+patterns. `url_problem` passes only URLs httpx can use (tests/unit/test_urls.py).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
+
 _OPS = "-&~|"  # doubled inside [...], Python's re reserves them for set operations
+
+
+_IPV4 = re.compile(r"^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$")
+_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9_])?$")
+_CONTROL = {"\n": "a line break", "\r": "a line break", "\t": "a tab"}
 
 
 class _Dropped(Exception):
@@ -85,3 +93,64 @@ def _bracket_problem(negated: bool, inside: str) -> str | None:
             if that < this:
                 return f"{shown}: the range {this}-{that} runs backwards; write {that}-{this}"
     return None
+
+
+def url_problem(url: str) -> str | None:
+    """Why this is not the base URL of an API (http or https, a host, maybe a port and a
+    path), or None when it is one that httpx can use."""
+    control = next((c for c in url if not c.isprintable() and c != " "), None)
+    if control is not None:
+        return f"it contains {_CONTROL.get(control, 'a control character')}"
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return "it must start with http:// or https://"
+    netloc = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    host, port = _host_port(netloc.rpartition("@")[2])
+    problem = _host_problem(host)
+    if problem is None and port is not None:
+        if not (port.isascii() and port.isdigit()):
+            problem = "the port is not a number"
+        elif not 0 < int(port) < 65536:
+            problem = "the port is not between 1 and 65535"
+    if problem is None and " " in url:
+        problem = "it contains a space"
+    if problem is None and ("?" in url or "#" in url):
+        problem = "a base URL has no ?query or #fragment"
+    return problem
+
+
+def _host_port(netloc: str) -> tuple[str, str | None]:
+    """("[::1]", "3001") from "[::1]:3001"; the port is None when there is none (or it is
+    empty, which httpx reads as none)."""
+    if netloc.startswith("["):
+        inside, close, after = netloc.partition("]")
+        host = inside + close
+        if close and after and not after.startswith(":"):
+            return host, after
+        port = after[1:]
+    else:
+        host, _, port = netloc.partition(":")
+    return host, port or None
+
+
+def _host_problem(host: str) -> str | None:
+    if host.startswith("["):
+        if not host.endswith("]"):
+            return "the [ of the IPv6 address is not closed"
+        valid = _is_ip(host[1:-1], ipaddress.IPv6Address)
+        return None if valid else "the IPv6 address is not valid"
+    if not host:
+        return "it has no host"
+    if _IPV4.match(host):
+        return None if _is_ip(host, ipaddress.IPv4Address) else "the IPv4 address is not valid"
+    if not _HOST.match(host):
+        return "the host name is not valid (letters, digits, - and . only)"
+    return None
+
+
+def _is_ip(host: str, kind: type[ipaddress.IPv4Address | ipaddress.IPv6Address]) -> bool:
+    try:
+        kind(host)
+    except ValueError:
+        return False
+    return True

@@ -171,7 +171,12 @@ def documents(draw: st.DrawFn) -> dict[str, Any]:
             st.fixed_dictionaries(
                 {},
                 optional={
-                    "url": mostly(st.just("http://localhost:3001"), st.just("localhost:3001")),
+                    "url": mostly(
+                        st.sampled_from(["http://localhost:3001", "https://u:p@[::1]:1/api/"]),
+                        st.sampled_from(
+                            ["localhost:3001", "http://[::1", "http://h:x", "http://h/a b"]
+                        ),
+                    ),
                     "token_env": mostly(st.just("OUTPUT_API_AUTH_TOKEN"), st.just("a b")),
                     "catalog": mostly(st.just("main"), st.just("bad id")),
                 },
