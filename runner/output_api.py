@@ -41,6 +41,11 @@ class ApiSettings:
     catalog: str
 
     @property
+    def shown_url(self) -> str:
+        """The URL for messages: a password in it is sent, never shown."""
+        return masked(self.url)
+
+    @property
     def plain_http_remote(self) -> bool:
         """A token would travel unencrypted to another machine."""
         parts = urlsplit(self.url)
@@ -112,7 +117,7 @@ class OutputApi:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.settings = settings
-        self.description = f"Output API at {settings.url}"
+        self.description = f"Output API at {settings.shown_url}"
         self.resets_by_event = False
         self.watches_worker = True
         self._long_poll_ms = long_poll_ms
@@ -237,7 +242,7 @@ class OutputApi:
         if step is None:
             raise ApiError("the Output API resets after a named step; no step was given")
         path = f"{_wf(workflow_id)}/runs/{quote(run_id)}/reset"
-        what = f"the reset request to {self.settings.url}"
+        what = f"the reset request to {self.settings.shown_url}"
         response = self._send("POST", path, once=what, json={"stepName": step, "reason": reason})
         try:
             body = self._check(response, step=step, run_id=run_id, workflow_id=workflow_id)
@@ -273,7 +278,7 @@ class OutputApi:
         body: dict[str, Any] = {"workflowName": workflow_type, "workflowId": workflow_id}
         if input is not None:
             body["input"] = input
-        what = f"the start request to {self.settings.url}"
+        what = f"the start request to {self.settings.shown_url}"
         response = self._send("POST", "/workflow/start", once=what, json=body)
         try:
             answer = self._check(response, workflow_id=workflow_id)
@@ -361,8 +366,9 @@ class OutputApi:
         text = str(message or (body if isinstance(body, str) and body else f"HTTP {status}"))
         if status == 401:
             raise AuthError(
-                f"the Output API at {self.settings.url} refused the request (401 Unauthorized): "
-                f"set {self.settings.token_env} to the API's OUTPUT_API_AUTH_TOKEN",
+                f"the Output API at {self.settings.shown_url} refused the request "
+                f"(401 Unauthorized): set {self.settings.token_env} to the API's "
+                "OUTPUT_API_AUTH_TOKEN",
                 status=401,
             )
         if status == 500 and text.startswith("5 NOT_FOUND"):
@@ -388,7 +394,7 @@ class OutputApi:
 
     def _unreachable(self, exc: httpx.HTTPError) -> ApiError:
         return ApiError(
-            f"cannot reach the Output API at {self.settings.url} ({_why(exc)}); "
+            f"cannot reach the Output API at {self.settings.shown_url} ({_why(exc)}); "
             "is `npx output dev` running?",
             retryable=True,
         )

@@ -51,7 +51,7 @@ def init(
             runs = api.runs_of_type(workflow.name)
             if runs:
                 pins[workflow.name] = runs[0].workflow_id
-        asked = f"pinned to the latest run of each workflow that has one ({settings.url})"
+        asked = f"pinned to the latest run of each workflow that has one ({settings.shown_url})"
     except ApiError as exc:
         asked = f"each entry pins the most recent run of its type (no API answered: {exc})"
     finally:

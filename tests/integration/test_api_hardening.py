@@ -1,0 +1,98 @@
+"""What a determined user (or a broken proxy) can do to the API client: credentials in the URL,
+answers that do not fit, error pages, refused tokens. Each ends in one clear line."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+from pathlib import Path
+
+import pytest
+
+from runner.config import ApiConfig
+from runner.errors import ApiError, AuthError, ResetOutcomeUnknown
+from runner.output_api import OutputApi, resolve_settings
+from tests.fakeapi import FakeOutputApi, Step
+from tests.unit.test_cli_inputs import run_main
+
+SECRET = "hunter2secret"
+
+
+def with_password(url: str) -> str:
+    return url.replace("http://", f"http://admin:{SECRET}@")
+
+
+def client(url: str) -> OutputApi:
+    return OutputApi(resolve_settings(ApiConfig(), {"OUTPUT_API_URL": url}), timeout_s=5.0)
+
+
+# -- 4. a password in the URL is sent, never shown ----------------------------------------------
+
+
+def test_a_password_in_the_url_is_sent_but_never_shown(fake: FakeOutputApi) -> None:
+    shown = fake.url.replace("http://", "http://admin:***@")
+    run_id = fake.start_run("probe_three", "wf-1", {})
+    fake.wait_closed("wf-1", run_id)
+    fake.drop_response("POST", r"/reset$")
+    api = client(with_password(fake.url))
+    try:
+        api.status("wf-1")
+        sent = fake.requests[-1].headers["authorization"]
+        with pytest.raises(ResetOutcomeUnknown) as lost:
+            api.reset("wf-1", run_id, step="draftOutline", event_id=None, reason="x")
+        fake.set_down(True)
+        with pytest.raises(ApiError) as down:
+            api.status("wf-1")
+    finally:
+        fake.set_down(False)
+        api.close()
+    assert sent == "Basic " + base64.b64encode(f"admin:{SECRET}".encode()).decode()
+    assert api.description == f"Output API at {shown}"
+    assert str(lost.value).startswith(f"the reset request to {shown} got no answer (")
+    assert str(down.value) == (
+        f"cannot reach the Output API at {shown} (connection refused); is `npx output dev` running?"
+    )
+
+
+def test_a_refused_password_is_not_shown() -> None:
+    with FakeOutputApi(token="s3cret") as secured:
+        api = client(with_password(secured.url))
+        try:
+            with pytest.raises(AuthError) as caught:
+                api.status("wf-1")
+        finally:
+            api.close()
+        shown = secured.url.replace("http://", "http://admin:***@")
+    assert str(caught.value) == (
+        f"the Output API at {shown} refused the request (401 Unauthorized): "
+        "set OUTPUT_API_AUTH_TOKEN to the API's OUTPUT_API_AUTH_TOKEN"
+    )
+
+
+def test_the_cli_never_prints_the_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    project = tmp_path / "blog"
+    shutil.copytree(examples, project)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OUTPUT_API_AUTH_TOKEN", "t0ken")
+    with FakeOutputApi() as api:
+        api.define_workflow("blog_evaluator", [Step("fetch_blog_content")])
+        monkeypatch.setenv(
+            "OUTPUT_API_URL", with_password(api.url).replace("127.0.0.1", "localhost")
+        )
+        shown = api.url.replace("http://127.0.0.1", "http://admin:***@localhost")
+        code, out, err = run_main(["init", str(project)], capsys)
+        assert (code, err) == (0, "")
+        assert out.splitlines()[0].endswith(
+            f"pinned to the latest run of each workflow that has one ({shown})"
+        )
+        remote = with_password(api.url).replace("127.0.0.1", "127.0.0.2")
+        monkeypatch.setenv("OUTPUT_API_URL", remote)
+        code, out, err = run_main(["validate", "-c", str(project / "output-reset.yaml")], capsys)
+    assert SECRET not in out + err
+    assert err.startswith(
+        "warning: OUTPUT_API_AUTH_TOKEN will be sent over plain http to "
+        f"{remote.replace(SECRET, '***')}; use https for a remote API\n"
+    )
