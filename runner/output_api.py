@@ -361,9 +361,6 @@ class OutputApi:
                     retryable=True,
                 )
             return body
-        error = body.get("error") if isinstance(body, dict) else None
-        message = body.get("message") if isinstance(body, dict) else None
-        text = str(message or (body if isinstance(body, str) and body else f"HTTP {status}"))
         if status == 401:
             raise AuthError(
                 f"the Output API at {self.settings.shown_url} refused the request "
@@ -371,25 +368,36 @@ class OutputApi:
                 "OUTPUT_API_AUTH_TOKEN",
                 status=401,
             )
+        envelope = body if isinstance(body, dict) else {}
+        error = envelope.get("error") if isinstance(envelope.get("error"), str) else None
+        message = envelope.get("message")
+        text = _one_line_of(message) if isinstance(message, str) else ""
         if status == 500 and text.startswith("5 NOT_FOUND"):
             # The pinned reset route does not map Temporal's NOT_FOUND (§2.2).
             what = f"run {run_id} of workflow {workflow_id}" if run_id else "that workflow run"
             raise ApiError(
                 f"{what} does not exist (the API said: {text})",
                 status=status,
-                error=str(error or "NotFound"),
+                error=error or "NotFound",
             )
-        retryable = status >= 500 or status in (408, 429)
         if error == "StepNotFoundError" and step:
             text = f'step "{step}" was not found in run {run_id} ({text.rstrip(".")})'
         elif error == "StepNotCompletedError" and step:
             text = (
                 f'step "{step}" has not completed in run {run_id}, so the API cannot reset after it'
             )
-        elif error:
-            text = f"{error}: {text}"
+        else:
+            # Status, reason and one line: a proxy's error page can be kilobytes of HTML.
+            detail = (
+                (f"{error}: {text}" if error else text) if text else _one_line_of(response.text)
+            )
+            reason = httpx.codes.get_reason_phrase(status)
+            text = one_line(
+                f"the Output API answered {response.request.method} {response.request.url.path} "
+                f"with {status}{f' {reason}' if reason else ''}{f': {detail}' if detail else ''}"
+            )
         raise ApiError(
-            text, status=status, error=str(error) if error else None, retryable=retryable
+            text, status=status, error=error, retryable=status >= 500 or status in (408, 429)
         )
 
     def _unreachable(self, exc: httpx.HTTPError) -> ApiError:
@@ -410,6 +418,13 @@ def _body(response: httpx.Response) -> Any:
         except ValueError:
             return response.text
     return response.text.strip()
+
+
+def _one_line_of(text: str) -> str:
+    """The first line that says something, at most about 120 characters, control characters
+    escaped."""
+    line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return one_line(line if len(line) <= 120 else line[:117] + "...")
 
 
 def _note_status(history: RunHistory, meta: Any) -> None:

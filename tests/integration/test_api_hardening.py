@@ -96,3 +96,63 @@ def test_the_cli_never_prints_the_password(
         "warning: OUTPUT_API_AUTH_TOKEN will be sent over plain http to "
         f"{remote.replace(SECRET, '***')}; use https for a remote API\n"
     )
+
+
+# -- 6. error bodies from proxies: status, reason, one line -----------------------------------
+
+NGINX_502 = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>"
+)
+BIG_404 = "<!DOCTYPE html><html><head><title>404</title><style>" + "x" * 3000 + "</style>"
+
+
+def error_of(fake: FakeOutputApi, status: int, body: object, content_type: str | None) -> str:
+    fake.inject("GET", r"/status$", status=status, body=body, content_type=content_type)
+    api = client(fake.url)
+    try:
+        with pytest.raises(ApiError) as caught:
+            api.status("wf-1")
+    finally:
+        api.close()
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "content_type", "line"),
+    [
+        (502, NGINX_502, "text/html", "502 Bad Gateway: <html>"),
+        (
+            404,
+            BIG_404,
+            "text/html",
+            "404 Not Found: <!DOCTYPE html><html><head><title>404</title><style>"
+            + "x" * 65
+            + "...",
+        ),
+        (
+            503,
+            '{"error": "CatalogNotAvailableError", "message": "no catalog\\n  at line 2"}',
+            "application/json",
+            "503 Service Unavailable: CatalogNotAvailableError: no catalog",
+        ),
+        (500, "", None, "500 Internal Server Error"),
+        (
+            504,
+            "\x1b[31mtimeout\x1b[0m\n",
+            "text/plain",
+            "504 Gateway Timeout: \\x1b[31mtimeout\\x1b[0m",
+        ),
+        (
+            418,
+            '{"message": ["not", "text"]}',
+            "application/json",
+            '418 I\'m a teapot: {"message": ["not", "text"]}',
+        ),
+    ],
+)
+def test_an_error_body_is_shown_as_status_reason_and_one_line(
+    fake: FakeOutputApi, status: int, body: str, content_type: str | None, line: str
+) -> None:
+    message = error_of(fake, status, body, content_type)
+    assert message == f"the Output API answered GET /workflow/wf-1/status with {line}"
