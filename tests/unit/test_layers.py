@@ -36,6 +36,7 @@ ORDER = (
     "watch",
     "state",
     "auditlog",
+    "api_answers",
     "output_api",
     "temporal_engine",
     "runs",
