@@ -26,10 +26,10 @@ from runner.cli.common import (
     warn,
 )
 from runner.config import CONFIG_NAME
-from runner.errors import ApiError, RunnerError, UsageError
+from runner.errors import ApiError, AuthError, RunnerError, UsageError
 
 if TYPE_CHECKING:
-    from runner.config import WorkflowConfig
+    from runner.config import Config, WorkflowConfig
     from runner.history import RunHistory
 
 # -- plan -------------------------------------------------------------------------------------
@@ -309,11 +309,8 @@ def validate(
     ] = False,
 ) -> None:
     """Check the config; when the API answers, check every step against the pinned run."""
-    import difflib
-
     from runner.config import RuleRef
     from runner.paths import Matcher
-    from runner.plan import Change
 
     setup_logging(False)
     cfg = load(config)
@@ -330,32 +327,44 @@ def validate(
                 warn(f"{config}:{rule.line}: {', '.join(rule.files)} matches no file yet")
     if offline:
         return
-    problems: list[str] = []
     try:
-        with open_resetter(cfg) as resetter:
-            for workflow in cfg.workflows:
-                pin = resetter.resolve(workflow, {}, persist=False).pin
-                asked = [Change(rule=r, files=()) for r in workflow.rules]
-                history, children = resetter.runs.load(pin, asked)
-                known = set(history.steps_in_order())
-                for child in children.values():
-                    known |= set(child.steps_in_order())
-                for rule in workflow.rules:
-                    name = rule.step.rpartition("#")[2]
-                    if name in known or history.occurrences(rule.step):
-                        continue
-                    close = difflib.get_close_matches(name, sorted(known), n=1)
-                    hint = f'; did you mean "{close[0]}"?' if close else ""
-                    where = "has not reached it yet" if not history.closed else "never ran it"
-                    problems.append(
-                        f'{config}:{rule.line}: {rule.action}: step "{rule.step}" is not in '
-                        f"run {pin.run_id} of {pin.workflow_id} (the run {where}){hint}"
-                    )
-            typer.echo(f"steps checked against the pinned runs ({resetter.engine.description})")
+        problems, engine = _unknown_steps(cfg, config)
+    except AuthError:
+        raise  # a refused token is not "cannot check": every command would fail (exit 1)
     except ApiError as exc:
         typer.echo(f"note: step names not checked: {exc}")
         return
+    typer.echo(f"steps checked against the pinned runs ({engine})")
     for problem in problems:
         error(problem)
     if problems:
         raise typer.Exit(2)
+
+
+def _unknown_steps(cfg: Config, config: Path) -> tuple[list[str], str]:
+    """Each rule whose step the pinned run does not have; and the engine that was asked."""
+    import difflib
+
+    from runner.plan import Change
+
+    problems: list[str] = []
+    with open_resetter(cfg) as resetter:
+        for workflow in cfg.workflows:
+            pin = resetter.resolve(workflow, {}, persist=False).pin
+            asked = [Change(rule=r, files=()) for r in workflow.rules]
+            history, children = resetter.runs.load(pin, asked)
+            known = set(history.steps_in_order())
+            for child in children.values():
+                known |= set(child.steps_in_order())
+            for rule in workflow.rules:
+                name = rule.step.rpartition("#")[2]
+                if name in known or history.occurrences(rule.step):
+                    continue
+                close = difflib.get_close_matches(name, sorted(known), n=1)
+                hint = f'; did you mean "{close[0]}"?' if close else ""
+                where = "has not reached it yet" if not history.closed else "never ran it"
+                problems.append(
+                    f'{config}:{rule.line}: {rule.action}: step "{rule.step}" is not in '
+                    f"run {pin.run_id} of {pin.workflow_id} (the run {where}){hint}"
+                )
+        return problems, resetter.engine.description

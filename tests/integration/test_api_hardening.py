@@ -156,3 +156,46 @@ def test_an_error_body_is_shown_as_status_reason_and_one_line(
 ) -> None:
     message = error_of(fake, status, body, content_type)
     assert message == f"the Output API answered GET /workflow/wf-1/status with {line}"
+
+
+# -- 7. validate fails on a refused token ------------------------------------------------------
+
+
+def one_rule_project(folder: Path, monkeypatch: pytest.MonkeyPatch, api: str = "") -> None:
+    (folder / "x.prompt").write_text("x\n")
+    (folder / "output-reset.yaml").write_text(
+        f"{api}workflows: [{{id: wf-1, rules: [{{files: x.prompt, rerun: s}}]}}]\n"
+    )
+    monkeypatch.chdir(folder)
+
+
+def test_validate_fails_when_the_api_refuses_the_token(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one_rule_project(tmp_path, monkeypatch, "api: {token_env: MY_TOKEN}\n")
+    monkeypatch.setenv("MY_TOKEN", "wrong")
+    with FakeOutputApi(token="s3cret") as secured:
+        monkeypatch.setenv("OUTPUT_API_URL", secured.url)
+        code, out, err = run_main(["validate"], capsys)
+        url = secured.url
+    assert (code, out, err) == (
+        1,
+        "output-reset.yaml: ok (1 workflow, 1 rule, 1 mapped file)\n",
+        f"error: the Output API at {url} refused the request (401 Unauthorized): set MY_TOKEN "
+        "to the API's OUTPUT_API_AUTH_TOKEN\n",
+    )
+
+
+def test_validate_still_passes_when_no_api_answers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one_rule_project(tmp_path, monkeypatch)
+    with FakeOutputApi() as api:
+        url = api.url
+    monkeypatch.setenv("OUTPUT_API_URL", url)  # nothing listens there any more
+    code, out, err = run_main(["validate"], capsys)
+    assert (code, err) == (0, "")
+    assert out.splitlines()[-1] == (
+        f"note: step names not checked: cannot reach the Output API at {url} (connection "
+        "refused); is `npx output dev` running?"
+    )
