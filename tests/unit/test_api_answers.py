@@ -336,7 +336,7 @@ READS: dict[str, Callable[[OutputApi], object]] = {
 
 @pytest.mark.parametrize("method", sorted(READS))
 @settings(
-    max_examples=60,
+    max_examples=150,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
