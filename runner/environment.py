@@ -15,9 +15,17 @@ from pathlib import Path
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 
 
-def load_environment(*folders: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+class Environment(dict[str, str]):
+    """The variables, and the `.env` file each came from (none: the real environment)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.files: dict[str, Path] = {}
+
+
+def load_environment(*folders: Path, environ: Mapping[str, str] | None = None) -> Environment:
     """Merge `.env` files (earlier folders win over later) under the real environment."""
-    merged: dict[str, str] = {}
+    merged = Environment()
     seen: set[Path] = set()
     for folder in folders:
         path = (folder / ".env").resolve()
@@ -25,8 +33,13 @@ def load_environment(*folders: Path, environ: Mapping[str, str] | None = None) -
             continue
         seen.add(path)
         for key, value in parse_dotenv(path).items():
-            merged.setdefault(key, value)
-    merged.update(os.environ if environ is None else environ)
+            if key not in merged:
+                merged[key] = value
+                merged.files[key] = path
+    real = os.environ if environ is None else environ
+    merged.update(real)
+    for key in real:
+        merged.files.pop(key, None)
     return merged
 
 

@@ -113,3 +113,9 @@ class Stopped(RunnerError):
     """Asked to stop (Ctrl-C) while something was starting: not a failure."""
 
     exit_code = 0
+
+
+def one_line(text: str) -> str:
+    """`text` with its control characters escaped (a line break becomes `\\n`, an escape
+    sequence `\\x1b[2J`): a message stays one line and cannot drive the terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -385,6 +385,8 @@ def _int64(value: Any) -> int:
     elif isinstance(value, int) and not isinstance(value, bool):
         return value
     elif isinstance(value, str) and value.isascii() and value.isdigit():
+        if len(value) > 19:  # int() refuses thousands of digits; an int64 has at most 19
+            raise BadAnswer(f"a number too big for 64 bits ({_shown(value)})")
         return int(value)
     raise BadAnswer(f"a value that is not a whole number ({_shown(value)})")
 

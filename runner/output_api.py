@@ -10,24 +10,38 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
 
+from runner.api_answers import Answer, epoch_ms, iso_seconds, one_line_of, parsed
 from runner.config import ApiConfig
+from runner.config.syntax import url_problem
 from runner.engine import OnSteps, RunStatus
-from runner.errors import ApiError, AuthError, ResetOutcomeUnknown
-from runner.history import RunHistory
+from runner.environment import Environment
+from runner.errors import (
+    ApiError,
+    AuthError,
+    BadAnswer,
+    ResetOutcomeUnknown,
+    UsageError,
+    one_line,
+)
+from runner.history import Activity, RunHistory
 
 log = logging.getLogger(__name__)
 
 DEFAULT_URL = "http://localhost:3001"
 PAGE_SIZE = 50  # the API's maximum (§3.4)
+# A history longer than this is a server that does not end its paging (Temporal itself stops a
+# history at 51,200 events, about 1,000 full pages).
+MAX_PAGES = 10_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,6 +50,11 @@ class ApiSettings:
     token: str | None
     token_env: str
     catalog: str
+
+    @property
+    def shown_url(self) -> str:
+        """The URL for messages: a password in it is sent, never shown."""
+        return masked(self.url)
 
     @property
     def plain_http_remote(self) -> bool:
@@ -47,17 +66,54 @@ class ApiSettings:
 
 def resolve_settings(api: ApiConfig, env: Mapping[str, str]) -> ApiSettings:
     """URL: OUTPUT_API_URL, the config's url, OUTPUT_API_HOST_PORT, the default
-    (docs/output-api.md §1.1)."""
-    url = env.get("OUTPUT_API_URL") or api.url
-    if not url:
-        port = env.get("OUTPUT_API_HOST_PORT")
-        url = f"http://localhost:{port}" if port else DEFAULT_URL
+    (docs/output-api.md §1.1). A value httpx cannot use is a UsageError naming its variable."""
+    if env.get("OUTPUT_API_URL"):
+        url = env["OUTPUT_API_URL"]
+        problem = url_problem(url)
+        if problem is not None:
+            shown = _variable(env, "OUTPUT_API_URL", masked(url))
+            raise UsageError(f"{shown} is not a URL ({problem})")
+    elif api.url:
+        url = api.url  # checked by the config's reader
+    elif env.get("OUTPUT_API_HOST_PORT"):
+        port = env["OUTPUT_API_HOST_PORT"]
+        if not (port.isascii() and port.isdigit() and len(port) <= 5 and 0 < int(port) < 65536):
+            shown = _variable(env, "OUTPUT_API_HOST_PORT", port)
+            raise UsageError(f"{shown} is not a port number (such as 3001)")
+        url = f"http://localhost:{port}"
+    else:
+        url = DEFAULT_URL
+    token = env.get(api.token_env) or None
+    if token is not None and not all("!" <= c <= "~" for c in token):
+        raise UsageError(
+            f"{_variable(env, api.token_env)} cannot be sent in an HTTP header (it has a "
+            "control or non-ASCII character)"
+        )
     return ApiSettings(
         url=url.rstrip("/"),
-        token=env.get(api.token_env) or None,
+        token=token,
         token_env=api.token_env,
         catalog=env.get("OUTPUT_CATALOG_ID") or api.catalog or "main",
     )
+
+
+def masked(url: str) -> str:
+    """The URL with the password in it (if any) replaced by ***: for messages."""
+    scheme, sep, rest = url.partition("://")
+    netloc = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    userinfo, at, host = netloc.rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    if not (sep and at and colon):
+        return url
+    return f"{scheme}://{user}:***@{host}{rest[len(netloc) :]}"
+
+
+def _variable(env: Mapping[str, str], name: str, value: str | None = None) -> str:
+    """`NAME="value" (from /p/.env)`, control characters escaped; the value only when given
+    (a token is never shown)."""
+    shown = name if value is None else f'{name}="{one_line(value)}"'
+    source = env.files.get(name) if isinstance(env, Environment) else None
+    return f"{shown} (from {source})" if source is not None else shown
 
 
 class OutputApi:
@@ -72,7 +128,7 @@ class OutputApi:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.settings = settings
-        self.description = f"Output API at {settings.url}"
+        self.description = f"Output API at {settings.shown_url}"
         self.resets_by_event = False
         self.watches_worker = True
         self._long_poll_ms = long_poll_ms
@@ -93,12 +149,12 @@ class OutputApi:
 
     def status(self, workflow_id: str, run_id: str | None = None) -> RunStatus:
         path = _wf(workflow_id) + (f"/runs/{quote(run_id)}" if run_id else "") + "/status"
-        body = self._json("GET", path)
+        answer = self._json("GET", path)
         return RunStatus(
-            workflow_id=str(body.get("workflowId", workflow_id)),
-            run_id=str(body.get("runId") or run_id or ""),
-            status=str(body.get("status") or "unspecified"),
-            started_at=_epoch_ms(body.get("startedAt")),
+            workflow_id=answer.text("workflowId") or workflow_id,
+            run_id=answer.required("runId", run_id),
+            status=answer.text("status") or "unspecified",
+            started_at=epoch_ms(answer.get("startedAt")),
         )
 
     def runs_of_type(self, workflow_type: str) -> list[RunStatus]:
@@ -106,34 +162,23 @@ class OutputApi:
         return sorted(rows, key=lambda r: r.started_at or 0.0, reverse=True)
 
     def _runs(self, **query: str) -> list[RunStatus]:
-        body = self._json("GET", "/workflow/runs", params={**query, "limit": "1000"})
-        rows = body.get("runs") or []
+        answer = self._json("GET", "/workflow/runs", params={**query, "limit": "1000"})
         return [
             RunStatus(
-                workflow_id=str(row.get("workflowId", "")),
-                run_id=str(row.get("runId", "")),
-                status=str(row.get("status") or "unspecified"),
-                started_at=_iso(row.get("startedAt")),
-                workflow_type=row.get("workflowType"),
+                workflow_id=row.required("workflowId"),
+                run_id=row.required("runId"),
+                status=row.text("status") or "unspecified",
+                started_at=iso_seconds(row.get("startedAt")),
+                workflow_type=row.text("workflowType"),
             )
-            for row in rows
-            if isinstance(row, dict) and row.get("workflowId") and row.get("runId")
+            for row in answer.rows("runs")
         ]
 
     def history(self, workflow_id: str, run_id: str, *, payloads: bool = False) -> RunHistory:
         history = RunHistory(workflow_id=workflow_id, run_id=run_id)
-        path = f"{_wf(workflow_id)}/runs/{quote(run_id)}/history"
-        token: str | None = None
-        while True:
-            params = {"pageSize": str(PAGE_SIZE), "includePayloads": _bool(payloads)}
-            if token:
-                params["pageToken"] = token
-            page = self._json("GET", path, params=params)
-            history.feed(page.get("events") or [])
+        for page, _ in self._pages(history, payloads=payloads):
             _note_status(history, page.get("workflow"))
-            token = page.get("nextPageToken")
-            if not token:
-                return history
+        return history
 
     def follow(
         self,
@@ -149,23 +194,54 @@ class OutputApi:
         a long-poll page is read before the wait and can still say "running". Failures are
         raised; the caller decides whether to follow again (events already seen are skipped).
         """
-        path = f"{_wf(history.workflow_id)}/runs/{quote(history.run_id)}/history"
-        token: str | None = None
-        while not stop.is_set() and not history.closed:
-            params = {
-                "pageSize": str(PAGE_SIZE),
-                "includePayloads": _bool(payloads),
-                "longPollTimeoutMs": str(self._long_poll_ms),
-            }
-            if token:
-                params["pageToken"] = token
-            page = self._json("GET", path, params=params, timeout=self._long_poll_ms / 1000 + 15)
-            done = history.feed(page.get("events") or [])
+        for _, done in self._pages(history, payloads=payloads, stop=stop):
             if done:
                 on_steps(done)
-            token = page.get("nextPageToken")
+
+    def _pages(
+        self, history: RunHistory, *, payloads: bool, stop: threading.Event | None = None
+    ) -> Iterator[tuple[Answer, list[Activity]]]:
+        """Each page of the run's history (§3.4) with the activities it closed, folded into
+        `history` as it comes; with `stop`, a long poll (§3.5) until the run closes.
+
+        A server that never ends the paging gets a BadAnswer: plain paging may not repeat a
+        token and ends within MAX_PAGES pages; a long poll repeats its token while nothing
+        happens, so it may go MAX_PAGES pages in a row without a new event.
+        """
+        path = f"{_wf(history.workflow_id)}/runs/{quote(history.run_id)}/history"
+        params = {"pageSize": str(PAGE_SIZE), "includePayloads": _bool(payloads)}
+        timeout = None
+        if stop is not None:
+            params["longPollTimeoutMs"] = str(self._long_poll_ms)
+            timeout = self._long_poll_ms / 1000 + 15
+        token: str | None = None
+        seen: set[str] = set()
+        idle = 0
+        while stop is None or not (stop.is_set() or history.closed):
+            asked = {**params, "pageToken": token} if token else params
+            page = self._json("GET", path, params=asked, timeout=timeout)
+            before, events = history.last_event_id, page.items("events")
+            try:
+                done = history.feed(events)
+            except BadAnswer as exc:
+                raise page.bad(f"a history that does not fit: {exc}") from None
+            yield page, done
+            token = page.text("nextPageToken")
             if not token:
                 return
+            if stop is None and token in seen:
+                raise page.bad(
+                    "the nextPageToken of an earlier page; "
+                    f"stopped reading after {len(seen) + 1} pages"
+                )
+            seen.add(token)
+            idle = 0 if stop is not None and history.last_event_id > before else idle + 1
+            if idle >= MAX_PAGES:
+                raise page.bad(
+                    f"{MAX_PAGES} long-poll pages in a row without a new event; stopped following"
+                    if stop is not None
+                    else f"more than {MAX_PAGES} pages; stopped reading"
+                )
 
     def run_input(self, workflow_id: str, run_id: str) -> Any:
         return self._json("GET", f"{_wf(workflow_id)}/runs/{quote(run_id)}/input").get("input")
@@ -181,13 +257,13 @@ class OutputApi:
         if body.get("source") == "remote":
             return body.get("data")
         local = body.get("localPath")
-        if not isinstance(local, str):
-            return None
+        if not isinstance(local, str) or not os.path.isfile(local):
+            return None  # the path is the worker's; it may not be reachable from here
         try:
             with open(local, encoding="utf-8") as handle:
                 return json.load(handle)
-        except (OSError, ValueError):
-            return None  # the path is the worker's; it may not be reachable from here
+        except (OSError, ValueError, RecursionError):
+            return None
 
     # -- writes (never retried: a reset is not idempotent, §5.5) ----------------
 
@@ -197,7 +273,7 @@ class OutputApi:
         if step is None:
             raise ApiError("the Output API resets after a named step; no step was given")
         path = f"{_wf(workflow_id)}/runs/{quote(run_id)}/reset"
-        what = f"the reset request to {self.settings.url}"
+        what = f"the reset request to {self.settings.shown_url}"
         response = self._send("POST", path, once=what, json={"stepName": step, "reason": reason})
         try:
             body = self._check(response, step=step, run_id=run_id, workflow_id=workflow_id)
@@ -233,7 +309,7 @@ class OutputApi:
         body: dict[str, Any] = {"workflowName": workflow_type, "workflowId": workflow_id}
         if input is not None:
             body["input"] = input
-        what = f"the start request to {self.settings.url}"
+        what = f"the start request to {self.settings.shown_url}"
         response = self._send("POST", "/workflow/start", once=what, json=body)
         try:
             answer = self._check(response, workflow_id=workflow_id)
@@ -274,7 +350,7 @@ class OutputApi:
         params: Mapping[str, str] | None = None,
         json: Any = None,
         timeout: float | None = None,
-    ) -> dict[str, Any]:
+    ) -> Answer:
         extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         return self._check(self._send(method, path, params=params, json=json, **extra))
 
@@ -304,66 +380,55 @@ class OutputApi:
         step: str | None = None,
         run_id: str | None = None,
         workflow_id: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> Answer:
         status = response.status_code
-        body = _body(response)
+        route = f"{response.request.method} {response.request.url.path}"
+        body = parsed(response.headers.get("content-type", ""), response.content)
         if 200 <= status < 300:
-            if not isinstance(body, dict):
-                raise ApiError(
-                    f"the Output API answered {response.request.method} "
-                    f"{response.request.url.path} with something that is not JSON",
-                    status=status,
-                    retryable=True,
-                )
-            return body
-        error = body.get("error") if isinstance(body, dict) else None
-        message = body.get("message") if isinstance(body, dict) else None
-        text = str(message or (body if isinstance(body, str) and body else f"HTTP {status}"))
+            return Answer.of(route, body, response.text)
         if status == 401:
             raise AuthError(
-                f"the Output API at {self.settings.url} refused the request (401 Unauthorized): "
-                f"set {self.settings.token_env} to the API's OUTPUT_API_AUTH_TOKEN",
+                f"the Output API at {self.settings.shown_url} refused the request "
+                f"(401 Unauthorized): set {self.settings.token_env} to the API's "
+                "OUTPUT_API_AUTH_TOKEN",
                 status=401,
             )
+        envelope = body if isinstance(body, dict) else {}
+        error = envelope.get("error") if isinstance(envelope.get("error"), str) else None
+        message = envelope.get("message")
+        text = one_line_of(message) if isinstance(message, str) else ""
         if status == 500 and text.startswith("5 NOT_FOUND"):
             # The pinned reset route does not map Temporal's NOT_FOUND (§2.2).
             what = f"run {run_id} of workflow {workflow_id}" if run_id else "that workflow run"
             raise ApiError(
                 f"{what} does not exist (the API said: {text})",
                 status=status,
-                error=str(error or "NotFound"),
+                error=error or "NotFound",
             )
-        retryable = status >= 500 or status in (408, 429)
         if error == "StepNotFoundError" and step:
             text = f'step "{step}" was not found in run {run_id} ({text.rstrip(".")})'
         elif error == "StepNotCompletedError" and step:
             text = (
                 f'step "{step}" has not completed in run {run_id}, so the API cannot reset after it'
             )
-        elif error:
-            text = f"{error}: {text}"
+        else:
+            # Status, reason and one line: a proxy's error page can be kilobytes of HTML.
+            detail = (f"{error}: {text}" if error else text) if text else one_line_of(response.text)
+            reason = httpx.codes.get_reason_phrase(status)
+            text = one_line(
+                f"the Output API answered {route} "
+                f"with {status}{f' {reason}' if reason else ''}{f': {detail}' if detail else ''}"
+            )
         raise ApiError(
-            text, status=status, error=str(error) if error else None, retryable=retryable
+            text, status=status, error=error, retryable=status >= 500 or status in (408, 429)
         )
 
     def _unreachable(self, exc: httpx.HTTPError) -> ApiError:
         return ApiError(
-            f"cannot reach the Output API at {self.settings.url} ({_why(exc)}); "
+            f"cannot reach the Output API at {self.settings.shown_url} ({_why(exc)}); "
             "is `npx output dev` running?",
             retryable=True,
         )
-
-
-def _body(response: httpx.Response) -> Any:
-    if not response.content:
-        return ""
-    kind = response.headers.get("content-type", "")
-    if "json" in kind:
-        try:
-            return response.json()
-        except ValueError:
-            return response.text
-    return response.text.strip()
 
 
 def _note_status(history: RunHistory, meta: Any) -> None:
@@ -390,18 +455,3 @@ def _why(exc: httpx.HTTPError) -> str:
     if isinstance(exc, httpx.RemoteProtocolError):
         return "the connection closed without an answer"
     return str(exc) or type(exc).__name__
-
-
-def _epoch_ms(value: Any) -> float | None:
-    if isinstance(value, int | float) and value > 0:
-        return float(value) / 1000
-    return None
-
-
-def _iso(value: Any) -> float | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None

@@ -8,6 +8,7 @@ file's folder. Hashing lives here too: "did this file really change" is a questi
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -18,6 +19,10 @@ from pathlib import Path
 import pathspec
 
 from runner.config import Config, RuleRef
+from runner.config.syntax import pattern_problem
+from runner.errors import one_line
+
+log = logging.getLogger(__name__)
 
 # Folders that are never worth watching, and the temp files editors write beside a real save.
 BUILTIN_IGNORES = (
@@ -63,7 +68,7 @@ class WatchRoot:
 class Matcher:
     def __init__(self, config: Config) -> None:
         self.root = config.root
-        gitignore = _read_lines(self.root / ".gitignore")
+        gitignore = _usable_lines(self.root / ".gitignore")
         self._ignore = pathspec.GitIgnoreSpec.from_lines(
             [*BUILTIN_IGNORES, *gitignore, *config.ignore]
         )
@@ -251,6 +256,32 @@ def _existing(path: Path, root: Path) -> Path:
     while path != root and not path.is_dir():
         path = path.parent
     return path
+
+
+def _usable_lines(gitignore: Path) -> list[str]:
+    """The lines of a `.gitignore` that pathspec can compile, in their order. Git accepts
+    some that pathspec refuses (`[z-a]`, a lone `!`, a trailing `\\`): each is skipped with a
+    warning, and the others mean what they meant (a later `!` still re-includes)."""
+    usable: list[str] = []
+    for number, line in enumerate(_read_lines(gitignore), start=1):
+        if pattern_problem(line) is None and _compiles(line):
+            usable.append(line)
+        else:
+            log.warning(
+                "%s:%d: cannot use this pattern (%s); it is ignored",
+                gitignore.name,
+                number,
+                one_line(line.strip()),
+            )
+    return usable
+
+
+def _compiles(line: str) -> bool:
+    try:
+        pathspec.GitIgnoreSpec.from_lines([line])
+    except (ValueError, re.error):
+        return False
+    return True
 
 
 def _read_lines(path: Path) -> list[str]:

@@ -30,8 +30,10 @@ _TEMPORAL = {"kind": {"const": "temporal"}}
 _PATTERN = {
     "type": "string",
     "minLength": 1,
-    # Not absolute, no drive letter, no ".." component, no backslash, not blank (as the loader).
-    "pattern": r"^(?!\s*!?[/\\])(?!\s*!?[A-Za-z]:[\\/])(?!\s*!?(.*/)?\.\.(/|\s*$))"
+    # Not absolute, no drive letter, no ".." component, no backslash, not blank, not a lone "!"
+    # (as the loader). The loader also refuses [...] that pathspec cannot compile, such as
+    # [z-a]; a regular expression cannot say which ranges run backwards.
+    "pattern": r"^(?!\s*!?[/\\])(?!\s*!?[A-Za-z]:[\\/])(?!\s*!?(.*/)?\.\.(/|\s*$))(?!\s*!\s*$)"
     r"[^\\]*[^\s\\][^\\]*$",
     "description": "A gitignore-style pattern, relative to the config file's folder.",
 }
@@ -170,7 +172,10 @@ def schema() -> dict[str, Any]:
         {
             "url": {
                 "type": "string",
-                "pattern": r"^https?://[^/\s]+",
+                # The shape runner/config/syntax.py checks, less the ranges of numbers.
+                "pattern": r"^[Hh][Tt][Tt][Pp][Ss]?://([^\s/?#]*@)?"
+                r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9_])?)(:[0-9]*)?"
+                r"(/[^\s?#]*)?$",
                 "default": "http://localhost:3001",
             },
             "token_env": {"type": "string", "pattern": _ENV, "default": "OUTPUT_API_AUTH_TOKEN"},

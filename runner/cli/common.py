@@ -70,7 +70,7 @@ def make_engine(cfg: Config) -> Engine:
     settings = resolve_settings(cfg.api, env)
     if settings.token and settings.plain_http_remote:
         warn(
-            f"{settings.token_env} will be sent over plain http to {settings.url}; "
+            f"{settings.token_env} will be sent over plain http to {settings.shown_url}; "
             "use https for a remote API"
         )
     return OutputApi(settings)

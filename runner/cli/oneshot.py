@@ -26,7 +26,7 @@ from runner.cli.common import (
     warn,
 )
 from runner.config import CONFIG_NAME
-from runner.errors import ApiError, RunnerError, UsageError
+from runner.errors import ApiError, AuthError, RunnerError, UsageError
 
 if TYPE_CHECKING:
     from runner.config import Config, WorkflowConfig
@@ -377,7 +377,7 @@ def _file_warnings(cfg: Config, matcher: Matcher, mapped: list[str], shown: str)
 def _check_steps(cfg: Config, shown: str, problems: list[str]) -> str:
     """Check every entry's step names (rules and `steps:`) against its pinned run; say what
     could not be checked. A refused token is a failure (exit 1), not a note."""
-    from runner.errors import AuthError, NoRunYet
+    from runner.errors import NoRunYet
 
     notes: list[str] = []
     try:

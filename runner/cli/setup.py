@@ -54,7 +54,7 @@ def init(
             pin = choose_pin(run.workflow_id for run in api.runs_of_type(workflow.name))
             if pin is not None:
                 found[workflow.name] = pin
-        asked = f"pinned to the latest run of each workflow that has one ({settings.url})"
+        asked = f"pinned to the latest run of each workflow that has one ({settings.shown_url})"
     except ApiError as exc:
         pins = None
         asked = f"each entry pins the most recent run of its type (no API answered: {exc})"

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 import yaml
 
-from runner.errors import ConfigError
+from runner.errors import ConfigError, one_line
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -35,9 +35,8 @@ class Nodes:
 
     def fail(self, node: yaml.Node | None, key_path: str, what: str) -> ConfigError:
         line, col = (node.start_mark.line + 1, node.start_mark.column + 1) if node else (1, 1)
-        message = f"{self.shown_as}:{line}:{col}: {key_path}: {what}"
         # One line, whatever the file holds: control characters from values are escaped.
-        return ConfigError("".join(c if c.isprintable() else repr(c)[1:-1] for c in message))
+        return ConfigError(one_line(f"{self.shown_as}:{line}:{col}: {key_path}: {what}"))
 
     # -- shapes -------------------------------------------------------------------------
 

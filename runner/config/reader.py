@@ -34,6 +34,7 @@ from runner.config.model import (
     WorkflowConfig,
 )
 from runner.config.nodes import BOOL, MAP, STR, Nodes, indexed, kind
+from runner.config.syntax import pattern_problem, url_problem
 from runner.errors import ConfigError
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -144,12 +145,16 @@ class _Reader(Nodes):
         url = catalog = None
         token_env = DEFAULT_TOKEN_ENV
         if "url" in fields:
-            url = self.checked(
-                fields["url"][1],
-                "api.url",
-                lambda v: re.match(r"^https?://[^/\s]+", v) is not None,
-                "expected an http:// or https:// URL such as http://localhost:3001",
-            ).rstrip("/")
+            node = fields["url"][1]
+            url = self.string(node, "api.url").rstrip("/")
+            problem = url_problem(url)
+            if problem is not None:
+                problem = (
+                    f"not a URL ({problem})"
+                    if re.match(r"^https?://", url, re.IGNORECASE)
+                    else "expected an http:// or https:// URL such as http://localhost:3001"
+                )
+                raise self.fail(node, "api.url", problem)
         if "token_env" in fields:
             token_env = self.env_name(fields["token_env"][1], "api.token_env", "token")
         if "catalog" in fields:
@@ -382,4 +387,7 @@ class _Reader(Nodes):
             )
         if "\\" in bare:
             raise self.fail(node, key_path, "use / to separate folders")
+        problem = pattern_problem(value)  # what pathspec cannot compile (runner/paths.py)
+        if problem is not None:
+            raise self.fail(node, key_path, problem)
         return value

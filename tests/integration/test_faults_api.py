@@ -76,7 +76,10 @@ def test_500s_are_retried_and_the_edit_applied_once(
         warning = running.wait_for(Notice)
         decided = running.wait_for(Decided, timeout=15)
     api.close()
-    assert "reset not done: Error: boom; will keep retrying" in warning.message
+    assert warning.message.endswith(
+        "reset not done: the Output API answered GET /workflow/wf-1/status with 500 Internal "
+        "Server Error: Error: boom; will keep retrying"
+    )
     assert decided.outcome is not None
     assert len(fake.reset_requests()) == 1
     assert pinned_run(project) == decided.outcome.new_run_id
@@ -125,7 +128,10 @@ def test_plain_text_404_from_an_old_api_is_not_retried(
         decided = running.wait_for(Decided)
     api.close()
     assert error.level == "error"
-    assert error.message.endswith("Not Found; the change stays pending")
+    assert error.message.endswith(
+        f"the Output API answered POST /workflow/wf-1/runs/{first_run}/reset with 404 Not Found: "
+        "Not Found; the change stays pending"
+    )
     assert decided.decision.anchor == "extractTopics"
     assert set(decided.decision.files) == {PROMPT, "prompts/draft@v1.prompt"}
     assert len(fake.reset_requests()) == 2

@@ -38,6 +38,7 @@ ORDER = (
     "watch",
     "state",
     "auditlog",
+    "api_answers",
     "output_api",
     "temporal",
     "runs",

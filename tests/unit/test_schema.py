@@ -70,7 +70,7 @@ step_names = mostly(
 )
 one_pattern = mostly(
     st.sampled_from(["prompts/*.prompt", "src/**/x.ts", "!skip.md", "ok", "a/..b"]),
-    st.sampled_from(["../up", "/abs", "a\\b", " ", "x/.. ", "!../x", "C:/x", 5]),
+    st.sampled_from(["../up", "/abs", "a\\b", " ", "x/.. ", "!../x", "C:/x", 5, "!", " ! "]),
 )
 files = mostly(
     st.one_of(one_pattern, st.lists(one_pattern, min_size=1, max_size=3)),
@@ -183,7 +183,12 @@ def documents(draw: st.DrawFn) -> dict[str, Any]:
             st.fixed_dictionaries(
                 {},
                 optional={
-                    "url": mostly(st.just("http://localhost:3001"), st.just("localhost:3001")),
+                    "url": mostly(
+                        st.sampled_from(["http://localhost:3001", "https://u:p@[::1]:1/api/"]),
+                        st.sampled_from(
+                            ["localhost:3001", "http://[::1", "http://h:x", "http://h/a b"]
+                        ),
+                    ),
                     "token_env": mostly(st.just("OUTPUT_API_AUTH_TOKEN"), st.just("a b")),
                     "catalog": mostly(st.just("main"), st.just("bad id")),
                 },
