@@ -7,9 +7,11 @@ file's folder. Hashing lives here too: "did this file really change" is a questi
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -50,6 +52,13 @@ RELOAD_EXTENSIONS = frozenset({".ts", ".js", ".json", ".prompt", ".md"})
 _GLOB = re.compile(r"[*?\[]")
 
 Digest = str | None  # None: the file does not exist (or is not a regular file)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_SPECIAL = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +163,7 @@ class Contents:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._seen: dict[str, str] = {}
+        self._odd: set[str] = set()  # warned about: there, but not a regular file
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -174,7 +184,7 @@ class Contents:
                 fresh[rel] = self._seen[rel]
                 continue
             try:
-                now = digest(self.root / rel)
+                now = self._read(rel, warnings)
             except PermissionError:
                 warnings.append(f"cannot read {rel} (permission denied)")
                 continue
@@ -190,7 +200,7 @@ class Contents:
         warnings: list[str] = []
         for rel in sorted(candidates):
             try:
-                now = digest(self.root / rel)
+                now = self._read(rel, warnings)
             except PermissionError:
                 warnings.append(
                     f"cannot read {rel} (permission denied); keeping its last known content"
@@ -205,20 +215,53 @@ class Contents:
                 self._seen[rel] = now
         return changed, warnings
 
+    def _read(self, rel: str, warnings: list[str]) -> Digest:
+        """The file's hash. A FIFO, socket or device counts as no file, with one warning (until
+        it is a regular file again, or gone)."""
+        now = digest(self.root / rel)
+        kind = None if now is not None else _special(self.root / rel)
+        if kind is None:
+            self._odd.discard(rel)
+        elif rel not in self._odd:
+            self._odd.add(rel)
+            warnings.append(f"{rel} is {kind}, not a regular file; it is ignored")
+        return now
+
     def hashes(self, keep: Callable[[str], bool]) -> dict[str, str | None]:
         return {rel: h for rel, h in self._seen.items() if keep(rel)}
 
 
 def digest(path: Path) -> Digest:
-    """The content hash of a regular file, or None when there is none to read."""
+    """The content hash of a regular file, or None when there is none to read.
+
+    Nothing else is opened: opening a FIFO blocks until a writer comes (the daemon froze,
+    deaf to Ctrl-C), and opening a device may do anything."""
     try:
-        with path.open("rb") as handle:
-            return hashlib.file_digest(handle, "blake2b").hexdigest()[:32]
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        # Should a FIFO take the file's place between the two calls, this does not block.
+        fd = os.open(path, os.O_RDONLY | _NONBLOCK)
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return None
-    except PermissionError:
-        # Unreadable is not "deleted": keep the last known content and say so upstream.
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            return None  # a socket took its place
+        # Unreadable (PermissionError) is not "deleted": keep the last known content and
+        # say so upstream.
         raise
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return None
+        return hashlib.file_digest(handle, "blake2b").hexdigest()[:32]
+
+
+def _special(path: Path) -> str | None:
+    """What is there when it is neither a regular file nor a folder ("a FIFO"), else None."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    return next((name for test, name in _SPECIAL if test(mode)), None)
 
 
 def reloads_worker(rel: str) -> bool:

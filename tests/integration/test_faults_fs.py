@@ -126,6 +126,37 @@ def test_an_unreadable_file_keeps_its_last_content_and_says_so(
     assert call.step == "draftOutline"
 
 
+def test_a_fifo_matching_a_rule_is_ignored_with_one_warning(tmp_path: Path) -> None:
+    config = project(tmp_path)
+    config.write_text(
+        config.read_text() + "      - files: 'prompts/*.prompt'\n        rerun: polishDraft\n"
+    )
+    fifo = tmp_path / "prompts/pipe.prompt"
+    os.mkfifo(fifo)
+    engine = RecordingEngine()
+    running = Running(config, engine, FAST)
+    try:
+        with running:
+            notice = running.wait_for(Notice)
+            (tmp_path / "prompts/sub").mkdir()  # every mapped file is looked at again
+            (tmp_path / "prompts/polish@v1.prompt").write_text("v2\n")
+            call = next_reset(engine)
+            running.decision()
+    finally:
+        unblock(fifo)  # the code before the fix hung opening it
+        running.daemon.stop()
+        running.thread.join(timeout=5)
+    assert notice.message == "prompts/pipe.prompt is a FIFO, not a regular file; it is ignored"
+    assert [n for n in running.seen if isinstance(n, Notice)] == [notice]
+    assert call.step == "draftOutline"
+
+
+def unblock(fifo: Path) -> None:
+    """Let a reader blocked opening `fifo` go on (it reads an empty file)."""
+    with contextlib.suppress(OSError):
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+
 def test_polling_works_where_inotify_cannot(tmp_path: Path) -> None:
     config = project(tmp_path)
     engine = RecordingEngine()
