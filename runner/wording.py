@@ -12,6 +12,7 @@ from typing import Any
 
 from runner import reports as d
 from runner.compare import RESULT, render
+from runner.pathnames import file_list
 from runner.plan import Decision
 from runner.reports import Outcome
 from runner.usage import Savings, Totals
@@ -28,7 +29,7 @@ def count(n: int, noun: str) -> str:
 
 def decision_line(label: str, decision: Decision, outcome: Outcome | None) -> str:
     """The one line that explains a decision: files, rules, reset point and why, new run."""
-    files = ", ".join(decision.files)
+    files = file_list(decision.files)
     rules = ", ".join(dict.fromkeys(o.change.rule.describe() for o in decision.outcomes))
     head = f"{label}: {files} changed ({rules})"
     if decision.kind == "none":
@@ -132,7 +133,7 @@ def _pinned(event: d.Pinned) -> list[Line]:
 
 
 def _changed(event: d.Changed) -> list[Line]:
-    files = ", ".join(event.files)
+    files = file_list(event.files)
     if event.catch_up:
         return [(f"changed while output-reset was not running: {files}", False)]
     return [(f"changed: {files}", False)]
@@ -142,7 +143,7 @@ def _waiting(event: d.WaitingForWorker) -> list[Line]:
     what = "restart" if event.md_only else "load the new code"
     return [
         (
-            f"{event.label}: {', '.join(event.files)} changed; waiting for Output's worker to "
+            f"{event.label}: {file_list(event.files)} changed; waiting for Output's worker to "
             f"{what} (up to {event.timeout_s:.0f} s; --no-wait-worker skips this)",
             False,
         )
