@@ -20,6 +20,7 @@ from pathlib import Path
 import pathspec
 
 from runner.config import Config, RuleRef
+from runner.pathnames import shown
 
 # Folders that are never worth watching, and the temp files editors write beside a real save.
 BUILTIN_IGNORES = (
@@ -186,7 +187,7 @@ class Contents:
             try:
                 now = self._read(rel, warnings)
             except PermissionError:
-                warnings.append(f"cannot read {rel} (permission denied)")
+                warnings.append(f"cannot read {shown(rel)} (permission denied)")
                 continue
             if now is not None:
                 fresh[rel] = now
@@ -203,7 +204,7 @@ class Contents:
                 now = self._read(rel, warnings)
             except PermissionError:
                 warnings.append(
-                    f"cannot read {rel} (permission denied); keeping its last known content"
+                    f"cannot read {shown(rel)} (permission denied); keeping its last known content"
                 )
                 continue
             if now == self._seen.get(rel):
@@ -224,7 +225,7 @@ class Contents:
             self._odd.discard(rel)
         elif rel not in self._odd:
             self._odd.add(rel)
-            warnings.append(f"{rel} is {kind}, not a regular file; it is ignored")
+            warnings.append(f"{shown(rel)} is {kind}, not a regular file; it is ignored")
         return now
 
     def hashes(self, keep: Callable[[str], bool]) -> dict[str, str | None]:

@@ -26,7 +26,7 @@ from runner.errors import (
     RunnerError,
     SideEffectsDeclined,
 )
-from runner.pathnames import NAMED, file_list
+from runner.pathnames import NAMED, file_list, shown
 from runner.pins import InFlight, Pin
 from runner.plan import Change, Decision, RuleOutcome
 from runner.reports import Outcome
@@ -334,5 +334,5 @@ def _with_token(reason: str, token: str) -> str:
 def _by_hand(decision: Decision) -> str:
     """The `output-reset reset` arguments that do this reset by hand."""
     if decision.files and len(decision.files) <= NAMED:
-        return " ".join(f"--file {f}" for f in decision.files)
+        return " ".join(f"--file {shown(f)}" for f in decision.files)
     return f"--step {decision.anchor or '...'}"  # thousands of --file would not do

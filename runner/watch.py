@@ -32,6 +32,7 @@ from watchdog.observers.api import BaseObserver, EventEmitter, ObservedWatch
 from watchdog.observers.polling import PollingObserver
 
 from runner.errors import RunnerError
+from runner.pathnames import shown
 from runner.paths import WatchRoot
 
 log = logging.getLogger(__name__)
@@ -251,7 +252,7 @@ def _translate(exc: OSError) -> WatchError:
             f"too many inotify instances (fs.inotify.max_user_instances = {limit}); raise it "
             "with `sudo sysctl fs.inotify.max_user_instances=512`, or run with --poll"
         )
-    where = f" {exc.filename}" if exc.filename else ""
+    where = f" {shown(os.fsdecode(exc.filename))}" if exc.filename else ""
     return WatchError(f"cannot watch{where}: {exc.strerror or exc}")
 
 

@@ -14,11 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from runner.auditlog import AuditLog
 from runner.config import load_config
 from runner.daemon import Options
 from runner.paths import Matcher
 from runner.reports import Changed, Notice
 from runner.watch import Watcher, WatchError
+from runner.wording import decision_line
 from tests.daemon_harness import Running
 from tests.engines import RecordingEngine, ResetCall
 
@@ -67,6 +69,24 @@ def test_the_watched_folder_deleted_and_recreated(tmp_path: Path) -> None:
     assert deleted.step == "extractTopics"  # draft and polish both changed: earliest anchor
     assert back.step == "draftOutline"
     assert again.step == "draftOutline"
+
+
+def test_a_file_name_that_is_not_utf8_is_shown_escaped_and_logged(tmp_path: Path) -> None:
+    config = project(tmp_path)
+    config.write_text(
+        config.read_text() + "      - files: '**/*.prompt'\n        rerun: polishDraft\n"
+    )
+    engine = RecordingEngine()
+    with Running(config, engine, FAST) as running:
+        with open(os.fsencode(tmp_path / "prompts") + b"/caf\xe9.prompt", "wb") as latin1:
+            latin1.write(b"new\n")
+        call = next_reset(engine)
+        decided = running.decision()
+    assert call.reason.startswith("output-reset: prompts/caf\\udce9.prompt changed (rerun ")
+    line = decision_line(decided.label, decided.decision, decided.outcome)
+    assert line.startswith("rec-three-1: prompts/caf\\udce9.prompt changed (rerun polishDraft)")
+    (logged,) = AuditLog(tmp_path / ".output-reset").read()
+    assert logged["files"] == ["prompts/caf\udce9.prompt"]  # what os.fsdecode gives back
 
 
 def test_a_file_replaced_by_a_folder_is_a_deletion(tmp_path: Path) -> None:
