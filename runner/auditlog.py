@@ -34,7 +34,9 @@ class AuditLog:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
-                os.write(fd, line.encode())
+                # A file name that is not UTF-8 decodes to lone surrogates, which UTF-8 cannot
+                # encode; as `\udce9` they stay a valid JSON escape that reads back the same.
+                os.write(fd, line.encode("utf-8", "backslashreplace"))
             finally:
                 os.close(fd)
         except OSError as exc:

@@ -7,10 +7,12 @@ file's folder. Hashing lives here too: "did this file really change" is a questi
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,6 +23,7 @@ import pathspec
 from runner.config import Config, RuleRef
 from runner.config.syntax import pattern_problem
 from runner.errors import one_line
+from runner.pathnames import shown
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,13 @@ RELOAD_EXTENSIONS = frozenset({".ts", ".js", ".json", ".prompt", ".md"})
 _GLOB = re.compile(r"[*?\[]")
 
 Digest = str | None  # None: the file does not exist (or is not a regular file)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_SPECIAL = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +169,7 @@ class Contents:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._seen: dict[str, str] = {}
+        self._odd: set[str] = set()  # warned about: there, but not a regular file
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -179,9 +190,9 @@ class Contents:
                 fresh[rel] = self._seen[rel]
                 continue
             try:
-                now = digest(self.root / rel)
+                now = self._read(rel, warnings)
             except PermissionError:
-                warnings.append(f"cannot read {rel} (permission denied)")
+                warnings.append(f"cannot read {shown(rel)} (permission denied)")
                 continue
             if now is not None:
                 fresh[rel] = now
@@ -195,10 +206,10 @@ class Contents:
         warnings: list[str] = []
         for rel in sorted(candidates):
             try:
-                now = digest(self.root / rel)
+                now = self._read(rel, warnings)
             except PermissionError:
                 warnings.append(
-                    f"cannot read {rel} (permission denied); keeping its last known content"
+                    f"cannot read {shown(rel)} (permission denied); keeping its last known content"
                 )
                 continue
             if now == self._seen.get(rel):
@@ -210,20 +221,53 @@ class Contents:
                 self._seen[rel] = now
         return changed, warnings
 
+    def _read(self, rel: str, warnings: list[str]) -> Digest:
+        """The file's hash. A FIFO, socket or device counts as no file, with one warning (until
+        it is a regular file again, or gone)."""
+        now = digest(self.root / rel)
+        kind = None if now is not None else _special(self.root / rel)
+        if kind is None:
+            self._odd.discard(rel)
+        elif rel not in self._odd:
+            self._odd.add(rel)
+            warnings.append(f"{shown(rel)} is {kind}, not a regular file; it is ignored")
+        return now
+
     def hashes(self, keep: Callable[[str], bool]) -> dict[str, str | None]:
         return {rel: h for rel, h in self._seen.items() if keep(rel)}
 
 
 def digest(path: Path) -> Digest:
-    """The content hash of a regular file, or None when there is none to read."""
+    """The content hash of a regular file, or None when there is none to read.
+
+    Nothing else is opened: opening a FIFO blocks until a writer comes (the daemon froze,
+    deaf to Ctrl-C), and opening a device may do anything."""
     try:
-        with path.open("rb") as handle:
-            return hashlib.file_digest(handle, "blake2b").hexdigest()[:32]
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        # Should a FIFO take the file's place between the two calls, this does not block.
+        fd = os.open(path, os.O_RDONLY | _NONBLOCK)
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return None
-    except PermissionError:
-        # Unreadable is not "deleted": keep the last known content and say so upstream.
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            return None  # a socket took its place
+        # Unreadable (PermissionError) is not "deleted": keep the last known content and
+        # say so upstream.
         raise
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return None
+        return hashlib.file_digest(handle, "blake2b").hexdigest()[:32]
+
+
+def _special(path: Path) -> str | None:
+    """What is there when it is neither a regular file nor a folder ("a FIFO"), else None."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    return next((name for test, name in _SPECIAL if test(mode)), None)
 
 
 def reloads_worker(rel: str) -> bool:

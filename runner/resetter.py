@@ -26,6 +26,7 @@ from runner.errors import (
     RunnerError,
     SideEffectsDeclined,
 )
+from runner.pathnames import NAMED, file_list, shown
 from runner.pins import InFlight, Pin
 from runner.plan import Change, Decision, RuleOutcome
 from runner.reports import Outcome
@@ -35,6 +36,7 @@ from runner.usage import savings
 log = logging.getLogger(__name__)
 
 RECOVERY_ATTEMPTS = 3
+MAX_REASON = 300  # characters of a reset's reason, its token included
 IN_FLIGHT_S = 120.0  # an in-flight record younger than this, of a live process, is under way
 
 Confirm = Callable[[list[str]], bool]
@@ -144,7 +146,7 @@ class Resetter:
         old_run = pin.run_id
         saved = savings(decision.kept, self.store.load_usage(pin.workflow_id))
         token = "or-" + secrets.token_hex(4)
-        text = f"{reason or default_reason(decision)} [{token}]"
+        text = _with_token(reason or default_reason(decision), token)
         self._claim(workflow, pin, InFlight(token=token, base_run_id=old_run, hashes=dict(hashes)))
         if before_send is not None:
             before_send()
@@ -221,10 +223,10 @@ class Resetter:
         risky = [s for s in decision.rerun if s in workflow.side_effects]
         if risky and (confirm is None or not confirm(risky)):
             names = ", ".join(risky)
-            files = " ".join(f"--file {f}" for f in decision.files) or "--step ..."
             raise SideEffectsDeclined(
                 f"skipped: this reset would run {names} again, which is marked "
-                f"side_effects: true; to do it anyway: output-reset reset {files} --yes"
+                f"side_effects: true; to do it anyway: output-reset reset {_by_hand(decision)} "
+                "--yes"
             )
         kept = dict.fromkeys(a.step for a in decision.kept if a.step in workflow.side_effects)
         return tuple(
@@ -314,7 +316,23 @@ def _already_built(pin: Pin, changes: Sequence[Change]) -> Decision:
 
 
 def default_reason(decision: Decision) -> str:
-    files = ", ".join(decision.files) or "files"
+    files = file_list(decision.files) or "files"
     if decision.chosen is None:
         return f"output-reset: {files} changed"
     return f"output-reset: {files} changed ({decision.chosen.rule.describe()})"
+
+
+def _with_token(reason: str, token: str) -> str:
+    """The reason as sent: at most MAX_REASON characters, and never without its token (the
+    run a lost reset created is found by it)."""
+    room = MAX_REASON - len(token) - len(" []")
+    if len(reason) > room:
+        reason = reason[: room - 1] + "…"
+    return f"{reason} [{token}]"
+
+
+def _by_hand(decision: Decision) -> str:
+    """The `output-reset reset` arguments that do this reset by hand."""
+    if decision.files and len(decision.files) <= NAMED:
+        return " ".join(f"--file {shown(f)}" for f in decision.files)
+    return f"--step {decision.anchor or '...'}"  # thousands of --file would not do

@@ -23,6 +23,7 @@ from runner.actions import (
     Warm,
 )
 from runner.config import WorkflowConfig
+from runner.pathnames import file_list
 from runner.pins import Pin
 from runner.plan import Change
 from runner.reports import Changed, Notice, Pinned
@@ -132,7 +133,7 @@ class Tracker:
             if self.told_unpinned:
                 return []
             self.told_unpinned = True
-            files = ", ".join(self.files())
+            files = file_list(self.files())
             return [
                 Say(
                     Notice(

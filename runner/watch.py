@@ -11,7 +11,6 @@ import contextlib
 import errno
 import logging
 import os
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +28,11 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 from watchdog.observers import Observer
-from watchdog.observers.api import BaseObserver, ObservedWatch
+from watchdog.observers.api import BaseObserver, EventEmitter, ObservedWatch
 from watchdog.observers.polling import PollingObserver
 
 from runner.errors import RunnerError
+from runner.pathnames import shown
 from runner.paths import WatchRoot
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ _EVENTS: list[type[FileSystemEvent]] = [
     DirDeletedEvent,
     DirMovedEvent,
 ]
+_LINK_EVENTS = (FileCreatedEvent, FileMovedEvent, FileDeletedEvent)
 # Splitting a folder into one watch per child costs one inotify instance each (the default
 # limit is 128 per user); past this many children, watch the folder whole instead.
 _MAX_SPLIT = 48
@@ -77,12 +78,10 @@ class Watcher:
             PollingObserver(timeout=poll_interval_s) if poll else Observer()
         )
         self._handler = _Handler(self)
-        self._split_parents: set[str] = set()
-        self._watched_roots: set[WatchRoot] = set()
         self._scheduled: list[_Watch] = []
+        # Read on watchdog's thread, replaced (never changed in place) on the caller's.
         self._aliases: dict[str, str] = {}  # real folder -> the symlinked path it was asked as
         self._overflow_hook = _OverflowHook(on_overflow)
-        self._lock = threading.Lock()
 
     @property
     def watches(self) -> int:
@@ -109,7 +108,6 @@ class Watcher:
             self._observer.unschedule_all()
 
     def _schedule_root(self, root: WatchRoot) -> None:
-        self._watched_roots.add(root)
         if not root.tree:
             self._schedule(root.path, recursive=False)
             return
@@ -118,7 +116,6 @@ class Watcher:
         if not skipped or len(children) > _MAX_SPLIT:
             self._schedule(root.path, recursive=True)
             return
-        self._split_parents.add(str(root.path))
         self._schedule(root.path, recursive=False)
         for child in children:
             if child not in skipped:
@@ -136,48 +133,42 @@ class Watcher:
         # A symlinked folder: watch where it points (watchdog does not follow a symlink it
         # is given), and report paths as the user sees them, under the link.
         real = path.resolve()
-        if real != path:
-            self._aliases[str(real)] = str(path)
         watch = self._observer.schedule(
             self._handler, str(real), recursive=recursive, event_filter=_EVENTS
         )
-        self._scheduled.append(_Watch(path, recursive, watch, _inode(path)))
+        emitter = next(e for e in self._observer.emitters if e.watch == watch)
+        self._scheduled.append(_Watch(path, real, recursive, watch, emitter, _inode(path)))
+        if real != path:
+            self._aliases = {**self._aliases, str(real): str(path)}
 
-    def _drop_stale(self) -> None:
-        """Forget watches of folders that were deleted (or replaced): the kernel dropped them,
-        but watchdog would hand the dead watch back if the same path were scheduled again."""
+    def _drop_dead(self) -> None:
+        """Unschedule the watches of folders that were deleted or replaced. watchdog stops
+        the emitter of a deleted folder but keeps it scheduled, and hands that dead watch
+        back when the same path is scheduled again (even if the folder is back, even with
+        the same inode number)."""
         live: list[_Watch] = []
         for w in self._scheduled:
-            if _inode(w.path) == w.inode:
+            if not w.emitter.stopped_event.is_set() and _inode(w.path) == w.inode:
                 live.append(w)
                 continue
             with contextlib.suppress(KeyError):
                 self._observer.unschedule(w.watch)
         self._scheduled = live
-        self._watched_roots = {r for r in self._watched_roots if r.path.is_dir()}
+        self._aliases = {str(w.real): str(w.path) for w in live if w.real != w.path}
 
     def refresh(self, roots: Sequence[WatchRoot]) -> None:
-        """Watch roots that appeared since (a watched folder was deleted, then re-created,
-        or the nearest existing parent of a pattern moved up)."""
-        with self._lock:
-            self._drop_stale()
-            for root in roots:
-                if root in self._watched_roots or not root.path.is_dir():
-                    continue
-                try:
-                    self._schedule_root(root)
-                except OSError as exc:
-                    raise _translate(exc) from None
-
-    def _folder_created(self, path: str) -> None:
-        """A new child of a split folder needs its own watch."""
-        if os.path.dirname(path) not in self._split_parents or self._skip_dir(path):
-            return
-        with self._lock:
+        """After folders came or went: drop the watches that died with their folder, then
+        watch every root again where no live watch covers it (the split parts of a root
+        included), so that every mapped file is under a live watch. A change made before
+        this returns is for the caller to find, by re-hashing."""
+        self._drop_dead()
+        for root in roots:
+            if not root.path.is_dir():
+                continue
             try:
-                self._schedule(Path(path), recursive=True)
+                self._schedule_root(root)
             except OSError as exc:
-                log.warning("cannot watch new folder %s: %s", path, exc.strerror)
+                raise _translate(exc) from None
 
     def _logical(self, path: str) -> str:
         for real, alias in self._aliases.items():
@@ -187,22 +178,29 @@ class Watcher:
 
     def _emit(self, event: FileSystemEvent) -> None:
         src = self._logical(os.fsdecode(event.src_path))
-        is_dir = event.is_directory
-        if isinstance(event, DirCreatedEvent):
-            self._folder_created(src)
-        self._sink(src, is_dir)
         dest = self._logical(os.fsdecode(getattr(event, "dest_path", "") or ""))
+        is_dir = event.is_directory or (
+            isinstance(event, _LINK_EVENTS) and self._folder_link(dest or src)
+        )
+        self._sink(src, is_dir)
         if dest:
-            if isinstance(event, DirMovedEvent):
-                self._folder_created(dest)
             self._sink(dest, is_dir)
+
+    def _folder_link(self, path: str) -> bool:
+        """A symlink to a folder is reported as a file, but it brings files to watch (or,
+        when it is one we watch through, takes them away): it counts as a folder."""
+        if path in self._aliases.values():
+            return True
+        return os.path.islink(path) and os.path.isdir(path)
 
 
 @dataclass(frozen=True, slots=True)
 class _Watch:
     path: Path
+    real: Path  # where `path` points, when it is a symlink
     recursive: bool
     watch: ObservedWatch
+    emitter: EventEmitter
     inode: int | None
 
 
@@ -254,7 +252,7 @@ def _translate(exc: OSError) -> WatchError:
             f"too many inotify instances (fs.inotify.max_user_instances = {limit}); raise it "
             "with `sudo sysctl fs.inotify.max_user_instances=512`, or run with --poll"
         )
-    where = f" {exc.filename}" if exc.filename else ""
+    where = f" {shown(os.fsdecode(exc.filename))}" if exc.filename else ""
     return WatchError(f"cannot watch{where}: {exc.strerror or exc}")
 
 

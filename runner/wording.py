@@ -12,6 +12,7 @@ from typing import Any
 
 from runner import reports as d
 from runner.compare import RESULT, render
+from runner.pathnames import file_list
 from runner.plan import Decision, counted
 from runner.reports import Outcome
 from runner.usage import Savings, Totals
@@ -29,7 +30,7 @@ def count(n: int, noun: str) -> str:
 def decision_line(label: str, decision: Decision, outcome: Outcome | None) -> str:
     """The line a user scans for: which files, where the reset goes, the new run. A "no reset"
     says why (that is the news); the reasoning behind a reset is in `why_line` (-v, plan)."""
-    head = f"{label}: {', '.join(decision.files)} changed"
+    head = f"{label}: {file_list(decision.files)} changed"
     if decision.kind == "none":
         return f"{head}: no reset, {decision.why}"
     if decision.kind == "fresh":
@@ -153,7 +154,7 @@ def _pinned(event: d.Pinned, verbose: bool = False) -> list[Line]:
 
 
 def _changed(event: d.Changed, verbose: bool = False) -> list[Line]:
-    files = ", ".join(event.files)
+    files = file_list(event.files)
     if event.catch_up:
         return [(f"changed while output-reset was not running: {files}", False)]
     return [(f"changed: {files}", False)]
@@ -163,7 +164,7 @@ def _waiting(event: d.WaitingForWorker, verbose: bool = False) -> list[Line]:
     what = "restart" if event.md_only else "load the new code"
     return [
         (
-            f"{event.label}: {', '.join(event.files)} changed; waiting for Output's worker to "
+            f"{event.label}: {file_list(event.files)} changed; waiting for Output's worker to "
             f"{what} (up to {event.timeout_s:.0f} s; --no-wait-worker skips this)",
             False,
         )

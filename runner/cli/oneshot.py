@@ -27,6 +27,7 @@ from runner.cli.common import (
 )
 from runner.config import CONFIG_NAME
 from runner.errors import ApiError, AuthError, RunnerError, UsageError
+from runner.pathnames import file_list, shown
 
 if TYPE_CHECKING:
     from runner.config import Config, WorkflowConfig
@@ -64,7 +65,7 @@ def plan(
         typer.echo(json.dumps({"plans": results, "unmapped": unmapped}, indent=2))
         return
     for path in unmapped:
-        typer.echo(f"{path}: no rule maps this file")
+        typer.echo(f"{shown(path)}: no rule maps this file")
 
 
 # -- reset ------------------------------------------------------------------------------------
@@ -106,7 +107,7 @@ def reset(
     if file:
         per_workflow, unmapped = changes_for(cfg, matcher, file)
         if unmapped:
-            raise UsageError(f"{unmapped[0]}: no rule in {config} maps this file")
+            raise UsageError(f"{shown(unmapped[0])}: no rule in {config} maps this file")
         candidates = sorted(per_workflow)
     else:
         per_workflow, candidates = {}, list(range(len(cfg.workflows)))
@@ -309,7 +310,7 @@ def show_log(
         runs = f"{entry.get('oldRunId')} -> {new_run}" if new_run else str(entry.get("oldRunId"))
         saved = entry.get("saved") or {}
         seconds = f"  saved {saved['seconds']:.1f}s" if saved.get("seconds") else ""
-        files = ", ".join(entry.get("files") or [])
+        files = file_list([str(f) for f in entry.get("files") or []])
         typer.echo(f"{when}  {entry.get('workflow')}  {shown}  {runs}{seconds}  ({files})")
         if entry.get("error"):
             typer.echo(f"    {entry['error']}")

@@ -106,6 +106,35 @@ def test_waits_for_the_worker_reload_before_resetting(project: Path, fake: FakeO
     assert code == 0
 
 
+def test_a_file_name_with_a_newline_cannot_forge_a_line(project: Path, fake: FakeOutputApi) -> None:
+    first = started(fake)
+    config = project / "output-reset.yaml"
+    config.write_text(
+        config.read_text() + "      - files: '**/*.prompt'\n        rerun: polishDraft\n"
+    )
+    name = "x\n08:00:00 blog-1: FAKE LINE injected.prompt"
+    shown = f"{PROMPTS}/x\\n08:00:00 blog-1: FAKE LINE injected.prompt"
+    cli = Cli("watch", "--no-wait-worker", "--no-follow", "--verbose", cwd=project)
+    try:
+        cli.expect("watching 2 files")
+        fake.code_version = 2
+        (project / PROMPTS / name).write_text("<user>new</user>\n")
+        line = cli.expect("new run")
+    finally:
+        cli.stop(signal.SIGINT)
+    new_run = fake.latest_run("wf-1")
+    assert line.endswith(f"wf-1: {shown} changed: reset after draftOutline; new run {new_run}")
+    assert [x.partition(" ")[2] for x in cli.output if "FAKE" in x] == [
+        f"changed: {shown}",
+        line.partition(" ")[2],
+    ]
+    reason = fake.reset_requests()[0].json["reason"]
+    assert reason.startswith(f"output-reset: {shown} changed (rerun polishDraft) [or-")
+    (logged,) = (project / ".output-reset" / "resets.jsonl").read_text().splitlines()
+    assert json.loads(logged)["files"] == [f"{PROMPTS}/{name}"]
+    assert json.loads(logged)["oldRunId"] == first
+
+
 def test_sigterm_ends_it_with_exit_0(project: Path, fake: FakeOutputApi) -> None:
     started(fake)
     cli = Cli("watch", cwd=project)

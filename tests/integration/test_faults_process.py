@@ -4,6 +4,7 @@ and secrets that must never reach the terminal or the disk."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 from pathlib import Path
 
@@ -216,3 +217,23 @@ def test_the_token_never_appears_in_any_output_or_file(project: Path) -> None:
     for path in (project / ".output-reset").iterdir():
         if path.is_file():
             assert TOKEN not in path.read_text(errors="replace"), path.name
+
+
+def test_watch_with_a_fifo_matching_a_rule_starts_and_ends_on_ctrl_c(
+    project: Path, fake: FakeOutputApi, first_run: str
+) -> None:
+    config = project / "output-reset.yaml"
+    config.write_text(
+        config.read_text() + "      - files: prompts/*.prompt\n        rerun: polishDraft\n"
+    )
+    os.mkfifo(project / "prompts/pipe.prompt")
+    cli = Cli("watch", "--no-wait-worker", "--no-follow", cwd=project)
+    try:
+        warning = cli.expect("pipe.prompt")
+        cli.expect("watching 2 files for 1 workflow")
+    finally:
+        code, took = cli.stop(signal.SIGINT)
+    assert warning.endswith(
+        " warning: prompts/pipe.prompt is a FIFO, not a regular file; it is ignored"
+    )
+    assert (code, took < 1.0) == (0, True)

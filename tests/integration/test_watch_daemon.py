@@ -9,15 +9,18 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import shutil
 import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from runner.daemon import Options
 from runner.reports import Changed, ConfigReloaded, Notice, WaitingForWorker
+from runner.wording import decision_line, lines
 from tests.daemon_harness import Running, make_project
 from tests.engines import RecordingEngine, ResetCall
 
@@ -138,10 +141,11 @@ def test_edits_to_several_rules_in_one_burst_reset_once_at_the_earliest_anchor(
     assert after.step == "draftOutline"
 
 
-def test_a_git_checkout_of_thousands_of_files_resets_once(tmp_path: Path) -> None:
+def two_branches(config: Path, files: int) -> tuple[Path, Callable[..., None]]:
+    """A git repository whose branches `main` (checked out) and `other` differ in `files`
+    JSON files under the workflow's data/ folder and in the polish prompt."""
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
-    config = make_project(tmp_path, debounce_ms=300)
     root = config.parent
     bulk = root / "src" / "workflows" / "probe_three" / "data"
     bulk.mkdir()
@@ -155,17 +159,22 @@ def test_a_git_checkout_of_thousands_of_files_resets_once(tmp_path: Path) -> Non
         )
 
     git("init", "-q", "-b", "main")
-    for i in range(3000):
+    for i in range(files):
         (bulk / f"part{i:04}.json").write_text(f'{{"i": {i}, "branch": "main"}}\n')
     git("add", "-A")
     git("commit", "-q", "-m", "main")
     git("checkout", "-q", "-b", "other")
-    for i in range(3000):
+    for i in range(files):
         (bulk / f"part{i:04}.json").write_text(f'{{"i": {i}, "branch": "other"}}\n')
     prompt(config).write_text("polish from the other branch\n")
     git("commit", "-q", "-am", "other")
     git("checkout", "-q", "main")
+    return bulk, git
 
+
+def test_a_git_checkout_of_thousands_of_files_resets_once(tmp_path: Path) -> None:
+    config = make_project(tmp_path, debounce_ms=300)
+    _, git = two_branches(config, 3000)
     engine = RecordingEngine()
     with Running(config, engine, FAST):
         git("checkout", "-q", "other")
@@ -175,6 +184,88 @@ def test_a_git_checkout_of_thousands_of_files_resets_once(tmp_path: Path) -> Non
     assert call.step == "draftOutline"
     assert "sentinel" not in call.reason
     assert after.step == "extractTopics"
+
+
+def test_a_checkout_of_thousands_of_mapped_files_names_a_few_and_counts_the_rest(
+    tmp_path: Path,
+) -> None:
+    config = make_project(tmp_path, debounce_ms=300)
+    config.write_text(
+        config.read_text()
+        + "      - files: src/workflows/probe_three/data/*.json\n        rerun: polishDraft\n"
+    )
+    _, git = two_branches(config, 4000)
+    engine = RecordingEngine()
+    with Running(config, engine, FAST) as running:
+        git("checkout", "-q", "other")
+        call = next_reset(engine, timeout=15)
+        changed = running.wait_for(Changed)
+        decided = running.decision()
+    data = "src/workflows/probe_three/data"
+    sorted_names = f"{data}/part0000.json, {data}/part0001.json and 3,999 more"
+    assert lines(changed, verbose=True) == [(f"changed: {sorted_names}", False)]
+    named = f"{prompt(config)}, {data}/part0000.json and 3,999 more"  # in rule order
+    named = named.removeprefix(f"{tmp_path}/")
+    line = decision_line(decided.label, decided.decision, decided.outcome)
+    assert line == (
+        f"rec-three-1: {named} changed: reset after draftOutline; new run {call.new_run_id}"
+    )
+    assert len(line) < 300
+    assert call.reason.startswith(f"output-reset: {named} changed (rerun polishDraft) [or-")
+    assert len(call.reason) < 300
+    logged = json.loads((tmp_path / ".output-reset" / "resets.jsonl").read_text())
+    assert logged["reason"] == call.reason
+    assert len(logged["files"]) == 4001  # the log keeps every file
+
+
+def add_rule(config: Path, pattern: str) -> Path:
+    config.write_text(
+        config.read_text() + f"      - files: {pattern}\n        rerun: polishDraft\n"
+    )
+    return config.parent / pattern.rpartition("/")[0]
+
+
+def test_a_reason_is_cut_to_300_characters_and_keeps_its_token(tmp_path: Path) -> None:
+    config = make_project(tmp_path)
+    folder = add_rule(config, "src/workflows/probe_three/prompts/long/*.prompt")
+    folder.mkdir()
+    names = [folder / f"{c * 200}.prompt" for c in "ab"]
+    for name in names:
+        name.write_text("v1\n")
+    engine = RecordingEngine()
+    with Running(config, engine, FAST):
+        for name in names:
+            name.write_text("v2\n")
+        call = next_reset(engine)
+    assert len(call.reason) == 300
+    long = "src/workflows/probe_three/prompts/long"
+    assert re.fullmatch(
+        rf"output-reset: {long}/a{{200}}\.prompt, src/[^ ]+… \[or-[0-9a-f]{{8}}\]", call.reason
+    )
+
+
+def test_a_skipped_reset_of_many_files_says_how_to_do_it_by_step(tmp_path: Path) -> None:
+    config = make_project(tmp_path)
+    config.write_text(
+        config.read_text().replace(
+            "  - id: rec-three-1\n",
+            "  - id: rec-three-1\n    steps:\n      polishDraft: {side_effects: true}\n",
+        )
+    )
+    folder = add_rule(config, "src/workflows/probe_three/data/*.json")
+    folder.mkdir()
+    parts = [folder / f"part{i}.json" for i in range(4)]
+    for part in parts:
+        part.write_text("{}\n")
+    engine = RecordingEngine()
+    with Running(config, engine, FAST) as running:
+        for part in parts:
+            part.write_text('{"v": 2}\n')
+        skipped = running.wait_for(Notice)
+    assert skipped.message == (
+        "rec-three-1: skipped: this reset would run polishDraft again, which is marked "
+        "side_effects: true; to do it anyway: output-reset reset --step draftOutline --yes"
+    )
 
 
 def test_catch_up_resets_for_edits_made_while_stopped(project: Path) -> None:

@@ -16,6 +16,7 @@ RUNNER = Path(__file__).resolve().parents[2] / "runner"
 # one entry, and its own modules may import one another).
 ORDER = (
     "errors",
+    "pathnames",
     "pins",
     "history",
     "debounce",
@@ -60,6 +61,7 @@ ORDER = (
 PURE = frozenset(
     {
         "errors",
+        "pathnames",
         "pins",
         "history",
         "debounce",
