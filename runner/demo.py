@@ -24,6 +24,7 @@ from pathlib import Path
 from runner.config import EngineConfig, load_config
 from runner.daemon import Daemon, Options
 from runner.errors import ApiError, RunnerError, Stopped, UsageError
+from runner.follow import follow_until_closed
 from runner.history import RunHistory
 from runner.reports import Ready, Report, RunFinished
 from runner.temporal import TemporalEngine
@@ -384,13 +385,12 @@ def _demo(
     engine = TemporalEngine.connect(config.engine, os.environ)
     cleanup.callback(engine.close)
     report(f"example worker up; first run {run_id} of {WORKFLOW_ID} ({WORKFLOW_TYPE})")
+    render = on_report or _renderer(report)
     first = RunHistory(workflow_id=WORKFLOW_ID, run_id=run_id)
-    engine.follow(first, on_steps=lambda done: None, stop=stop)
+    follow_until_closed(engine, first, stop, lambda done: None, render)
     if stop.is_set():
         raise Stopped("stopped")
     _show_result(engine.history(WORKFLOW_ID, run_id, payloads=True), report)
-
-    render = on_report or _renderer(report)
 
     def relay(event: Report) -> None:
         render(event)

@@ -80,23 +80,7 @@ class Follower(threading.Thread):
         self._unsaid = []
 
     def _follow_until_closed(self) -> None:
-        """Follow, and follow again after transport failures (said once, then quietly)."""
-        failures = 0
-        while not self._cancel.is_set():
-            try:
-                self._engine.follow(
-                    self._history, on_steps=self._on_steps, stop=self._cancel, payloads=True
-                )
-                return
-            except ApiError as exc:
-                if not exc.retryable:
-                    raise
-                failures += 1
-                if failures == 1:
-                    self._report(
-                        Notice(f"lost the run {self.run_id} for a moment ({exc}); retrying")
-                    )
-                self._cancel.wait(min(MAX_BACKOFF_S, 0.25 * 2**failures))
+        follow_until_closed(self._engine, self._history, self._cancel, self._on_steps, self._report)
 
     def _finished(self) -> None:
         history = self._history
@@ -118,3 +102,26 @@ class Follower(threading.Thread):
                 )
         if self._on_closed is not None:
             self._on_closed(history)
+
+
+def follow_until_closed(
+    engine: Engine,
+    history: RunHistory,
+    stop: threading.Event,
+    on_steps: Callable[[list[Activity]], None],
+    report: Reporter,
+) -> None:
+    """Follow the run until it closes or `stop` is set; follow again after transport failures
+    (said once, then quietly, with a growing pause). The one place a follow is retried."""
+    failures = 0
+    while not stop.is_set():
+        try:
+            engine.follow(history, on_steps=on_steps, stop=stop, payloads=True)
+            return
+        except ApiError as exc:
+            if not exc.retryable:
+                raise
+            failures += 1
+            if failures == 1:
+                report(Notice(f"lost the run {history.run_id} for a moment ({exc}); retrying"))
+            stop.wait(min(MAX_BACKOFF_S, 0.25 * 2**failures))

@@ -120,17 +120,7 @@ class _Reader(Nodes):
             )
         if "workflows" not in top:
             raise self.fail(root, "workflows", "missing; list at least one workflow to pin")
-        nodes = self.sequence(top["workflows"][1], "workflows")
-        if not nodes:
-            raise self.fail(top["workflows"][1], "workflows", "must list at least one workflow")
-        workflows = tuple(self.workflow(n, f"workflows[{i}]") for i, n in enumerate(nodes))
-        seen: dict[str, str] = {}
-        for i, wf in enumerate(workflows):
-            here = f"workflows[{i}]"
-            for key in wf.ids or (wf.key,):
-                if key in seen:
-                    raise self.fail(nodes[i], here, f"pins the same workflow as {seen[key]}")
-                seen[key] = here
+        workflows = self.workflows(top["workflows"][1])
         return Config(
             path=path,
             api=api,
@@ -139,6 +129,20 @@ class _Reader(Nodes):
             ignore=ignore,
             workflows=workflows,
         )
+
+    def workflows(self, node: yaml.Node) -> tuple[WorkflowConfig, ...]:
+        nodes = self.sequence(node, "workflows")
+        if not nodes:
+            raise self.fail(node, "workflows", "must list at least one workflow")
+        workflows = tuple(self.workflow(n, f"workflows[{i}]") for i, n in enumerate(nodes))
+        seen: dict[str, str] = {}
+        for i, wf in enumerate(workflows):
+            here = f"workflows[{i}]"
+            for key in wf.ids or (wf.key,):
+                if key in seen:
+                    raise self.fail(nodes[i], here, f"pins the same workflow as {seen[key]}")
+                seen[key] = here
+        return workflows
 
     def api(self, node: yaml.Node) -> ApiConfig:
         fields = self.mapping(node, "api", API_KEYS)
