@@ -90,16 +90,7 @@ def plan(
     acting = [o for o in outcomes if o.kind != "none"]
     if not acting:
         why = "; ".join(dict.fromkeys(o.why for o in outcomes)) or "no rule matched"
-        return Decision(
-            workflow_id=run.workflow_id,
-            run_id=run.run_id,
-            kind="none",
-            anchor=None,
-            boundary=None,
-            why=why,
-            chosen=None,
-            outcomes=outcomes,
-        )
+        return no_reset(run.workflow_id, run.run_id, why, outcomes)
     best = min(acting, key=lambda o: o.position)
     boundary = best.boundary if best.kind == "anchor" else None
     steps = [a for a in run.activities if not a.internal]
@@ -132,14 +123,10 @@ class _Planner:
         code = [f for f in change.files if f.rpartition("/")[2] in WORKFLOW_CODE]
         if code and not change.rule.allow_replay:
             name = code[0].rpartition("/")[2]
-            return RuleOutcome(
-                change=change,
-                kind="fresh",
-                anchor=None,
-                boundary=None,
-                position=-1,
-                brief="workflow code changed",
-                why=f"{name} is workflow code, which a reset replays and a change can make "
+            return _fresh(
+                change,
+                "workflow code changed",
+                f"{name} is workflow code, which a reset replays and a change can make "
                 "non-deterministic: start a fresh run with the same input "
                 "(allow_replay: true on the rule resets instead)",
             )
@@ -154,16 +141,16 @@ class _Planner:
         step = rule.step
         occurrences = run.occurrences(step)
         if not occurrences:
-            return _none(change, self._never_ran(step))
+            return no_reset_for(change, self._never_ran(step))
         which = rule.occurrence or -1
         if which != -1 and not self.by_event:
-            return _none(
+            return no_reset_for(
                 change,
                 f"the Output API can only reset after the last occurrence of {step}; "
                 "use the temporal engine to pick another one",
             )
         if abs(which) > len(occurrences):
-            return _none(
+            return no_reset_for(
                 change, f"{step} ran {len(occurrences)} times; there is no occurrence {which}"
             )
         target = occurrences[which - 1 if which > 0 else which]
@@ -171,11 +158,11 @@ class _Planner:
         done = target.completed_id
         if done is None:
             if target.outcome == "scheduled" and not run.closed:
-                return _none(
+                return no_reset_for(
                     change,
                     f"{step} is still running; the steps after it will run on the new code",
                 )
-            return _none(
+            return no_reset_for(
                 change,
                 f"{step} did not complete in this run ({self._state(target)}), so there is "
                 f'nothing to keep after it; use "rerun: {step}" to re-run it',
@@ -183,8 +170,9 @@ class _Planner:
         boundary = self._boundary_after(done)
         if boundary is None:
             if run.closed:
-                return _none(change, f"nothing ran after {step}{nth}; there is nothing to re-run")
-            return _none(
+                why = f"nothing ran after {step}{nth}; there is nothing to re-run"
+                return no_reset_for(change, why)
+            return no_reset_for(
                 change, f"the run has just finished {step}; what follows will run on the new code"
             )
         # Siblings scheduled before the reset point but not finished by it are dispatched
@@ -235,12 +223,12 @@ class _Planner:
                 if not run.closed:
                     reached = run.last_user_step()
                     at = f" (it is at {reached.step})" if reached else ""
-                    return _none(
+                    return no_reset_for(
                         change,
                         f"the run has not reached {step} yet{at}; it will run {step} on the new "
                         "code",
                     )
-                return _none(change, self._never_ran(step))
+                return no_reset_for(change, self._never_ran(step))
             first_at, first_by = child.initiated_id, child.scheduled_by
         where = f" in child workflow {child.workflow_type}" if child else ""
         anchor = _latest_completed_before(run, first_at, exclude=step)
@@ -257,14 +245,10 @@ class _Planner:
                 "is kept",
             )
         if anchor is None:
-            return RuleOutcome(
-                change=change,
-                kind="fresh",
-                anchor=None,
-                boundary=None,
-                position=-1,
-                brief="the first step, and tracing is disabled",
-                why=f"{step}{where} is the first step and the run has no trace activity to "
+            return _fresh(
+                change,
+                "the first step, and tracing is disabled",
+                f"{step}{where} is the first step and the run has no trace activity to "
                 "reset after (tracing disabled): start a fresh run with the same input",
             )
         assert anchor.completed_id is not None
@@ -348,5 +332,33 @@ def counted(names: Sequence[str]) -> str:
     return ", ".join(f"{n} ×{counts[n]}" if counts[n] > 1 else n for n in dict.fromkeys(names))
 
 
-def _none(change: Change, why: str) -> RuleOutcome:
+def no_reset(
+    workflow_id: str, run_id: str, why: str, outcomes: tuple[RuleOutcome, ...]
+) -> Decision:
+    return Decision(
+        workflow_id=workflow_id,
+        run_id=run_id,
+        kind="none",
+        anchor=None,
+        boundary=None,
+        why=why,
+        chosen=None,
+        outcomes=outcomes,
+    )
+
+
+def _fresh(change: Change, brief: str, why: str) -> RuleOutcome:
+    """A fresh run with the same input; it sorts before every reset point."""
+    return RuleOutcome(
+        change=change,
+        kind="fresh",
+        anchor=None,
+        boundary=None,
+        position=-1,
+        brief=brief,
+        why=why,
+    )
+
+
+def no_reset_for(change: Change, why: str) -> RuleOutcome:
     return RuleOutcome(change=change, kind="none", anchor=None, boundary=None, position=0, why=why)

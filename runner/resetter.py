@@ -28,7 +28,7 @@ from runner.errors import (
 )
 from runner.pathnames import NAMED, file_list, shown
 from runner.pins import InFlight, Pin
-from runner.plan import Change, Decision, RuleOutcome
+from runner.plan import Change, Decision, no_reset, no_reset_for
 from runner.reports import Outcome
 from runner.runs import Resolved, Runs
 from runner.usage import savings
@@ -300,19 +300,8 @@ def _already_built(pin: Pin, changes: Sequence[Change]) -> Decision:
         f"run {pin.run_id} already ran on this content (it was reset for it, or the edit "
         "was undone)"
     )
-    return Decision(
-        workflow_id=pin.workflow_id,
-        run_id=pin.run_id,
-        kind="none",
-        anchor=None,
-        boundary=None,
-        why=why,
-        chosen=None,
-        outcomes=tuple(
-            RuleOutcome(change=c, kind="none", anchor=None, boundary=None, position=0, why=why)
-            for c in changes
-        ),
-    )
+    outcomes = tuple(no_reset_for(c, why) for c in changes)
+    return no_reset(pin.workflow_id, pin.run_id, why, outcomes)
 
 
 def default_reason(decision: Decision) -> str:

@@ -236,37 +236,29 @@ def _step_table(
     files_by_step: dict[str, list[str]] = {}
     for rule in workflow.rules:
         label = ", ".join(rule.files) + (" (reset after)" if rule.action == "reset_after" else "")
-        files_by_step.setdefault(rule.step, []).append(label)
+        # A child's step may be named by its activity type (child#step): shown by its name.
+        files_by_step.setdefault(rule.step.rpartition("#")[2], []).append(label)
     rows: list[dict[str, Any]] = []
     named = set(files_by_step)
-    for name in history.steps_in_order():
-        last = history.occurrences(name)[-1]
-        rows.append(
-            {
-                "step": name,
-                "state": _activity_state(last.outcome, history.closed),
-                "runs": len(history.occurrences(name)),
-                "files": files_by_step.get(name, []),
-            }
-        )
-        named.discard(name)
-    for child in children.values():
-        for name in child.steps_in_order():
-            if name in named:
-                last = child.occurrences(name)[-1]
-                rows.append(
-                    {
-                        "step": name,
-                        "state": _activity_state(last.outcome, child.closed),
-                        "runs": len(child.occurrences(name)),
-                        "files": files_by_step.get(name, []),
-                        "child": child.workflow_type,
-                    }
-                )
+    for run, child in [(history, None), *((c, c.workflow_type) for c in children.values())]:
+        for name in run.steps_in_order():
+            if child is None or name in named:
+                rows.append(_step_row(name, run, files_by_step.get(name, []), child))
                 named.discard(name)
     for name in sorted(named):
         rows.append({"step": name, "state": "not run", "runs": 0, "files": files_by_step[name]})
     return rows
+
+
+def _step_row(name: str, run: RunHistory, files: list[str], child: str | None) -> dict[str, Any]:
+    ran = run.occurrences(name)
+    row = {
+        "step": name,
+        "state": _activity_state(ran[-1].outcome, run.closed),
+        "runs": len(ran),
+        "files": files,
+    }
+    return row if child is None else {**row, "child": child}
 
 
 def _activity_state(outcome: str, run_closed: bool) -> str:
