@@ -1,7 +1,7 @@
 """The small interface the daemon and the CLI need from a workflow engine.
 
-The Output API adapter (`output_api.py`) implements it today; a Temporal adapter can implement
-the same Protocol without the daemon changing. Everything here is data and signatures.
+Two adapters implement it: Output's HTTP API (output_api.py) and Temporal itself
+(runner/temporal). Everything here is data and signatures.
 """
 
 from __future__ import annotations
@@ -25,6 +25,17 @@ class RunStatus:
     @property
     def running(self) -> bool:
         return self.status == "running"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkflowResult:
+    """How a run that was waited for ended (Output's result, docs/output-api.md §3.12)."""
+
+    workflow_id: str
+    run_id: str | None
+    status: str  # "completed", "failed", "terminated", ...
+    output: Any = None
+    error: str | None = None  # the failure's message when it did not complete
 
 
 OnSteps = Callable[[list[Activity]], None]
@@ -81,7 +92,17 @@ class Engine(Protocol):
 
     def run_input(self, workflow_id: str, run_id: str) -> Any: ...
 
-    def start(self, workflow_type: str, workflow_id: str, input: Any) -> str: ...
+    def start(self, workflow_type: str, workflow_id: str, input: Any) -> str:
+        """A new run of `workflow_type` under `workflow_id` with `input`; its run id. Never
+        retried (ResetOutcomeUnknown when the answer is lost). An id with no run yet (a
+        dataset case's first run) runs where runs of `workflow_type` run."""
+        ...
+
+    def run_workflow(self, workflow_type: str, input: Any, *, timeout_s: float) -> WorkflowResult:
+        """Run `workflow_type` with `input` under a new id and wait for its end (an eval
+        workflow: Output's POST /workflow/run). NoSuchWorkflow when the worker does not know
+        it; ApiError when it did not end within `timeout_s` (it keeps running)."""
+        ...
 
     def terminate(self, workflow_id: str, run_id: str, reason: str) -> None: ...
 

@@ -13,6 +13,8 @@ Anything else that escapes is a bug: the CLI prints its traceback and exits 3.
     ├── ApiError             1  the engine refused a request or could not be reached
     │   ├── AuthError           401 / refused credentials
     │   ├── NoRunYet            nothing to pin: the workflow type never ran
+    │   │   └── NotStarted      a dataset case has no run with its input yet
+    │   ├── NoSuchWorkflow      the worker does not know that workflow (no eval workflow)
     │   ├── BadAnswer           an answer that does not fit the contract
     │   └── ResetOutcomeUnknown a reset went out and its answer was lost
     ├── NotReset             1  a reset that is deliberately not sent now
@@ -83,6 +85,14 @@ class AuthError(ApiError):
 
 class NoRunYet(ApiError):
     """A `type:` entry has nothing to pin: no run of that workflow type exists yet."""
+
+
+class NotStarted(NoRunYet):
+    """A dataset case has no run with its input under its workflow id yet: start one."""
+
+
+class NoSuchWorkflow(ApiError):
+    """The worker does not register that workflow (e.g. no `<workflow>_eval`): 424."""
 
 
 class BadAnswer(ApiError):

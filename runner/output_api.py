@@ -23,12 +23,13 @@ import httpx
 from runner.api_answers import Answer, epoch_ms, iso_seconds, one_line_of, parsed
 from runner.config import ApiConfig
 from runner.config.syntax import url_problem
-from runner.engine import OnSteps, RunStatus
+from runner.engine import OnSteps, RunStatus, WorkflowResult
 from runner.environment import Environment
 from runner.errors import (
     ApiError,
     AuthError,
     BadAnswer,
+    NoSuchWorkflow,
     ResetOutcomeUnknown,
     UsageError,
     one_line,
@@ -326,6 +327,29 @@ class OutputApi:
         if not isinstance(run_id, str) or not run_id:
             return self.status(workflow_id).run_id
         return run_id
+
+    def run_workflow(self, workflow_type: str, input: Any, *, timeout_s: float) -> WorkflowResult:
+        """POST /workflow/run: start and wait (docs/output-api.md §3.12). A 424 says the
+        worker does not know the workflow; a 408 that it did not end in time."""
+        body = {"workflowName": workflow_type, "input": input, "timeout": int(timeout_s * 1000)}
+        try:
+            answer = self._json("POST", "/workflow/run", json=body, timeout=timeout_s + 30)
+        except ApiError as exc:
+            if exc.status == 424:
+                raise NoSuchWorkflow(
+                    f"the worker has no workflow {workflow_type} ({exc})", status=424
+                ) from None
+            raise
+        error = answer.get("error")
+        message = error.get("message") if isinstance(error, dict) else error
+        run_id = answer.get("runId")
+        return WorkflowResult(
+            workflow_id=str(answer.get("workflowId") or ""),
+            run_id=run_id if isinstance(run_id, str) else None,
+            status=str(answer.get("status") or "unspecified"),
+            output=answer.get("output"),
+            error=str(message) if message else None,
+        )
 
     def terminate(self, workflow_id: str, run_id: str, reason: str) -> None:
         self._json(

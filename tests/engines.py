@@ -8,8 +8,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from runner.engine import OnSteps, RunStatus
-from runner.errors import ApiError
+from runner.engine import OnSteps, RunStatus, WorkflowResult
+from runner.errors import ApiError, NoSuchWorkflow
 from runner.history import RunHistory
 from tests.recordings import recording
 
@@ -42,6 +42,8 @@ class RecordingEngine:
         self.marker_at: float | None = None  # wall-clock start of the catalog run
         self.down = False
         self.trace_tree: Any = None
+        self.eval_output: Any = None  # what run_workflow answers for an eval workflow
+        self.ran: list[tuple[str, Any]] = []
         self._lock = threading.Lock()
 
     def _check(self) -> None:
@@ -99,6 +101,18 @@ class RecordingEngine:
 
     def trace(self, workflow_id: str, run_id: str) -> Any:
         return self.trace_tree
+
+    def run_workflow(self, workflow_type: str, input: Any, *, timeout_s: float) -> WorkflowResult:
+        self._check()
+        self.ran.append((workflow_type, input))
+        if self.eval_output is None:
+            raise NoSuchWorkflow(f"the worker has no workflow {workflow_type}", status=424)
+        return WorkflowResult(
+            workflow_id="eval-1",
+            run_id=str(uuid.uuid4()),
+            status="completed",
+            output=self.eval_output,
+        )
 
     def worker_status(self) -> RunStatus | None:
         self._check()

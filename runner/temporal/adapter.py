@@ -33,8 +33,8 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode, WorkflowService
 
 from runner.config import EngineConfig
-from runner.engine import OnSteps, RunStatus
-from runner.errors import ApiError, AuthError, ResetOutcomeUnknown
+from runner.engine import OnSteps, RunStatus, WorkflowResult
+from runner.errors import ApiError, AuthError, NoSuchWorkflow, ResetOutcomeUnknown
 from runner.history import RunHistory
 from runner.temporal.client import IDENTITY, open_client
 from runner.temporal.events import decode_payloads, encode_payload, events_to_dicts, status_name
@@ -287,6 +287,9 @@ class TemporalEngine:
                     retryable=False,
                 ) from None
             raise self._mapped(exc, what) from None
+
+    def run_workflow(self, workflow_type: str, input: Any, *, timeout_s: float) -> WorkflowResult:
+        raise NoSuchWorkflow(f"running {workflow_type} is not supported by this engine yet")
 
     def terminate(self, workflow_id: str, run_id: str, reason: str) -> None:
         request = TerminateWorkflowExecutionRequest(
