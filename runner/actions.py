@@ -6,7 +6,7 @@ the board as the next event. `Routes` and `Settings` are what the board is given
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -71,6 +71,7 @@ class FollowRun:
     run_id: str
     previous: str | None = None  # the run it replaced, to compare outputs with
     rerun: tuple[str, ...] = ()
+    case: str | None = None  # which case (or id) of a fanned-out entry the run is
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,10 +164,28 @@ class Settings:
 
 @dataclass(frozen=True, slots=True)
 class Slot:
-    """One pinned run of the config: entry `index`, as `workflow` (one of its slots())."""
+    """One pinned run of the config: entry `index` (`entry`), as `workflow` (one of its
+    slots(): the entry itself, one id of its list, or one of its dataset cases)."""
 
     index: int
     workflow: WorkflowConfig
+    entry: WorkflowConfig
+
+    @property
+    def fanned(self) -> bool:
+        return self.entry.fans_out
+
+
+def slots_of(
+    entries: Sequence[WorkflowConfig], cases: Mapping[int, Sequence[tuple[str, str]]]
+) -> list[Slot]:
+    """Every pinned run of the config: `cases` gives the dataset cases (name, input JSON) of
+    the entries with `datasets:`, by entry index."""
+    return [
+        Slot(index, workflow, entry)
+        for index, entry in enumerate(entries)
+        for workflow in entry.slots(cases.get(index, ()))
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,17 +11,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from runner.actions import (
     Action,
     Announce,
+    CaseRun,
     Digest,
     EndWait,
     ObserveWorker,
     PinResult,
+    ResetRun,
     Routes,
+    RunEvals,
     Say,
     Settings,
+    Slot,
     StopFollowing,
     WaitWorker,
 )
@@ -30,6 +35,7 @@ from runner.errors import (
     ApiError,
     NoRunYet,
     NotReset,
+    NotStarted,
     ResetInProgress,
     ResetOutcomeUnknown,
     RunnerError,
@@ -37,7 +43,16 @@ from runner.errors import (
 )
 from runner.gate import WorkerGate
 from runner.plan import Decision
-from runner.reports import Decided, Notice, Outcome, SessionSummary, WaitingForWorker
+from runner.reports import (
+    CaseDecided,
+    CasesDecided,
+    Decided,
+    Notice,
+    Outcome,
+    SessionSummary,
+    WaitingForWorker,
+)
+from runner.rounds import Round, Rounds
 from runner.tracker import MAX_RETRY_S, Tracker
 from runner.usage import Totals
 
@@ -46,24 +61,28 @@ IN_PROGRESS_RETRY_S = 2.0  # another output-reset is resetting the same run
 
 
 class Board:
-    def __init__(
-        self, workflows: Sequence[WorkflowConfig], routes: Routes, settings: Settings
-    ) -> None:
+    def __init__(self, slots: Sequence[Slot], routes: Routes, settings: Settings) -> None:
         self.settings = settings
         self.routes = routes
         self.session = Totals()
         self._serials = 0
-        self.trackers = [
-            self._new(w, i, catch_up=settings.catch_up) for i, w in enumerate(workflows)
-        ]
+        self.trackers = [self._new(s, catch_up=settings.catch_up) for s in slots]
         self._gate = WorkerGate(settings.worker_timeout_s)
+        self._rounds = Rounds()
         self._announced = False
         self._settled: set[int] = set()
         self._down = False
 
-    def _new(self, workflow: WorkflowConfig, index: int, *, catch_up: bool) -> Tracker:
+    def _new(self, slot: Slot, *, catch_up: bool) -> Tracker:
         self._serials += 1
-        return Tracker(serial=self._serials, workflow=workflow, index=index, catch_up=catch_up)
+        entry = slot.entry if slot.fanned else None
+        return Tracker(
+            serial=self._serials,
+            workflow=slot.workflow,
+            index=slot.index,
+            entry=entry,
+            catch_up=catch_up,
+        )
 
     def tracker(self, serial: int) -> Tracker | None:
         return next((t for t in self.trackers if t.serial == serial), None)
@@ -73,7 +92,10 @@ class Board:
         return self.settings.wait_worker and not self.settings.dry_run
 
     def _process(self, tracker: Tracker, now: float) -> list[Action]:
-        return tracker.process(now, dry_run=self.settings.dry_run)
+        actions = tracker.process(now, dry_run=self.settings.dry_run)
+        if tracker.entry is not None and any(isinstance(a, ResetRun) for a in actions):
+            self._rounds.join(tracker.index, _entry_label(tracker.entry), tracker.serial)
+        return actions
 
     # -- start and stop -------------------------------------------------------------------
 
@@ -98,12 +120,31 @@ class Board:
         waiting = [t.workflow.type or t.label for t in self.trackers if t.no_run_yet]
         if waiting:
             actions.append(Say(Notice(_first_runs(waiting), level="info")))
+        actions += self._start_cases([t for t in self.trackers if t.to_start])
         for t in self.trackers:
             if t.pin is not None:
                 actions += t.begin(now, dry_run=self.settings.dry_run)
-            else:
+            elif not t.to_start:
                 actions += self._process(t, now)
         return actions
+
+    def _start_cases(self, trackers: list[Tracker]) -> list[Action]:
+        """Dataset cases with no run with their input: one run each, said once per entry."""
+        if not trackers:
+            return []
+        if self.settings.dry_run:
+            names = ", ".join(t.label for t in trackers)
+            return [Say(Notice(f"no run yet of {names}; a dry run starts none", level="info"))]
+        by_entry: dict[str, int] = {}
+        for tracker in trackers:
+            tracker.to_start = False
+            name = tracker.workflow.case_of or tracker.label
+            by_entry[name] = by_entry.get(name, 0) + 1
+        said = [
+            Say(Notice(f"starting {_runs(n)} of {name}: a full run each, this once", level="info"))
+            for name, n in by_entry.items()
+        ]
+        return [*said, *(t.start_job() for t in trackers)]
 
     # -- pinning --------------------------------------------------------------------------
 
@@ -119,7 +160,11 @@ class Board:
             return []
         tracker.busy = False
         actions: list[Action] = []
-        if isinstance(error, NoRunYet):
+        if isinstance(error, NotStarted):
+            tracker.to_start = True
+            if self._announced:
+                actions += self._start_cases([tracker])
+        elif isinstance(error, NoRunYet):
             first = not tracker.no_run_yet
             tracker.no_run_yet = True
             tracker.retry_at = now + FIRST_RUN_POLL_S
@@ -229,21 +274,22 @@ class Board:
             return []
         tracker.job_back(dealt_with=True)
         if isinstance(outcome, Decision):
-            return [Say(Decided(tracker.label, outcome, None)), *self._process(tracker, now)]
+            said = self._decided(tracker, Decided(tracker.label, outcome, None), None)
+            return [*said, *self._process(tracker, now)]
         tracker.pin = outcome.pin
         tracker.failures = 0
         actions = self._api_ok()
-        actions.append(Say(Decided(tracker.label, outcome.decision, outcome)))
+        new_run = outcome.new_run_id
+        actions += self._decided(
+            tracker, Decided(tracker.label, outcome.decision, outcome), new_run
+        )
         actions += [Say(Notice(f"{tracker.label}: {note}")) for note in outcome.notes]
-        if outcome.new_run_id is not None:
+        if new_run is not None:
             self.session.add(outcome.savings)
             decision = outcome.decision
             actions.append(
                 tracker.follow(
-                    decision.workflow_id,
-                    outcome.new_run_id,
-                    previous=decision.run_id,
-                    rerun=decision.rerun,
+                    decision.workflow_id, new_run, previous=decision.run_id, rerun=decision.rerun
                 )
             )
         return actions + self._process(tracker, now)
@@ -252,10 +298,22 @@ class Board:
         tracker = self.tracker(serial)
         if tracker is None:
             return []
-        label = tracker.label
         declined = isinstance(error, SideEffectsDeclined)
         tracker.job_back(dealt_with=declined)  # declined: deliberately not done, and said so
-        if declined:
+        said = self._failure(tracker, now, error)
+        if not self._rounds.member(serial):
+            return said
+        # A case of a fanned-out entry: its failure is part of the entry's one summary.
+        notices = [
+            a.report.message for a in said if isinstance(a, Say) and isinstance(a.report, Notice)
+        ]
+        case = CaseDecided(tracker.label, None, None, "; ".join(notices) or str(error))
+        summary, due = self._rounds.decided(serial, case, None)
+        return self._round_done(summary, due)
+
+    def _failure(self, tracker: Tracker, now: float, error: RunnerError) -> list[Action]:
+        label = tracker.label
+        if isinstance(error, SideEffectsDeclined):
             return [Say(Notice(f"{label}: {error}"))]
         if isinstance(error, ResetInProgress):
             tracker.retry_at = now + IN_PROGRESS_RETRY_S
@@ -268,11 +326,54 @@ class Board:
             return self._api_failed(tracker, now, error, "reset not done")
         return [Say(Notice(f"{label}: {error}; the change stays pending", level="error"))]
 
-    def followed(self, serial: int, run_id: str) -> None:
-        """The follower of `run_id` ended (the run closed, or it was replaced)."""
+    def _decided(self, tracker: Tracker, report: Decided, new_run: str | None) -> list[Action]:
+        """A decision line; for a case of a fanned-out entry, its part of the one summary."""
+        if not self._rounds.member(tracker.serial):
+            return [Say(report)]
+        case = CaseDecided(report.label, report.decision, report.outcome)
+        summary, due = self._rounds.decided(tracker.serial, case, new_run)
+        return self._round_done(summary, due)
+
+    def _round_done(self, summary: CasesDecided | None, due: Round | None) -> list[Action]:
+        actions: list[Action] = [Say(summary)] if summary is not None else []
+        return actions + self._evals(due)
+
+    def followed(
+        self, serial: int, run_id: str, status: str | None = None, output: Any = None
+    ) -> list[Action]:
+        """The follower of `run_id` ended: the run closed (`status`, its `output`), or the
+        follow was cut off (`status` None). The entry's evals, when every case's run ended."""
         tracker = self.tracker(serial)
-        if tracker is not None and tracker.following == run_id:
+        if tracker is None:
+            return []
+        if tracker.following == run_id:
             tracker.following = None
+        if status is not None:
+            tracker.ended = (run_id, status, output)
+        return self._evals(self._rounds.ended(serial, run_id, status, output))
+
+    def _evals(self, due: Round | None) -> list[Action]:
+        if due is None:
+            return []
+        cases = [t for t in self.trackers if t.index == due.index and t.workflow.case]
+        if not cases or cases[0].entry is None:
+            return []  # an id list: no evals
+        runs = []
+        for tracker in cases:
+            if tracker.pin is None or tracker.workflow.case is None:
+                continue
+            known = tracker.ended is not None and tracker.ended[0] == tracker.pin.run_id
+            output = tracker.ended[2] if tracker.ended is not None and known else None
+            runs.append(
+                CaseRun(
+                    tracker.workflow.case,
+                    tracker.pin.workflow_id,
+                    tracker.pin.run_id,
+                    output,
+                    known,
+                )
+            )
+        return [RunEvals(cases[0].entry, tuple(runs))]
 
     # -- time -------------------------------------------------------------------------------
 
@@ -298,23 +399,24 @@ class Board:
 
     # -- a new config -----------------------------------------------------------------------
 
-    def reconfigure(
-        self, workflows: Sequence[WorkflowConfig], routes: Routes, now: float
-    ) -> list[Action]:
+    def reconfigure(self, slots: Sequence[Slot], routes: Routes, now: float) -> list[Action]:
         """The config file changed: keep the trackers whose entry pins the same thing (with
         their pin, follower and pending edits, re-mapped through the new rules); start the
         others like at start-up (but without catching up): pinned, then followed or read."""
         old = {t.workflow.key: t for t in self.trackers}
         carried: dict[str, Digest] = {}
         self.routes, self.trackers = routes, []
-        for index, workflow in enumerate(workflows):
+        for slot in slots:
+            workflow = slot.workflow
             before = old.pop(workflow.key, None)
             if before is None or before.workflow.fingerprint() != workflow.fingerprint():
-                self.trackers.append(self._new(workflow, index, catch_up=False))
+                self.trackers.append(self._new(slot, catch_up=False))
                 continue
             carried.update((f, h) for files in before.pending.values() for f, h in files.items())
-            before.workflow, before.index, before.pending = workflow, index, {}
+            before.workflow, before.index, before.pending = workflow, slot.index, {}
+            before.entry = slot.entry if slot.fanned else None
             self.trackers.append(before)
+        self._rounds.forget({t.serial for t in old.values()})
         actions: list[Action] = [StopFollowing(t.serial) for t in old.values() if t.following]
         for tracker in self.trackers:
             for rel, digest in carried.items():
@@ -347,6 +449,14 @@ class Board:
             return []
         self._down = False
         return [Say(Notice("the API answers again", level="info"))]
+
+
+def _entry_label(entry: WorkflowConfig) -> str:
+    return entry.type or entry.label
+
+
+def _runs(n: int) -> str:
+    return "1 dataset run" if n == 1 else f"{n} dataset runs"
 
 
 def _first_runs(types: list[str]) -> str:

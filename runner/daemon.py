@@ -16,16 +16,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 from runner import actions as t
 from runner.auditlog import AuditLog
 from runner.board import Board
+from runner.cases import Cases
 from runner.config import Config, load_config
 from runner.debounce import Burst, Debouncer
 from runner.effects import Effects
 from runner.engine import Engine
 from runner.errors import ConfigError, RunnerError
-from runner.paths import Contents, Matcher
+from runner.paths import Contents, Matcher, WatchRoot
 from runner.reports import Changed, ConfigReloaded, Notice, Ready, Reporter
 from runner.resetter import Resetter
 from runner.runs import Runs
@@ -95,7 +97,9 @@ class Daemon:
             wait_worker=options.wait_worker and engine.watches_worker,
             worker_timeout_s=options.worker_timeout_s,
         )
-        self._board = Board(config.workflows, self._matcher, settings)
+        self._cases = Cases(config)
+        self._case_warnings = self._cases.read()  # a case the config names must exist
+        self._board = Board(self._cases.slots(), self._matcher, settings)
         self._effects = Effects(
             engine,
             self.runs,
@@ -105,6 +109,7 @@ class Daemon:
             crash=lambda error: self._queue.put(partial(_reraise, error)),
             baseline=self._baseline,
             announce=self._announce,
+            root=config.root,
             dry_run=options.dry_run,
             follow=options.follow,
             max_jobs=MAX_JOBS,
@@ -122,7 +127,7 @@ class Daemon:
 
     def run(self) -> None:
         """Watch until `stop()`. Raises only for problems that make watching impossible."""
-        self._say_all(self._contents.index(self._matcher.mapped_files()))
+        self._say_all(self._case_warnings + self._contents.index(self._matcher.mapped_files()))
         release = None if self.options.dry_run else self.store.claim_watch()
         try:
             self._watcher = self._start_watcher()
@@ -171,7 +176,7 @@ class Daemon:
 
     def _start_watcher(self) -> Watcher:
         watcher = Watcher(
-            self._matcher.watch_roots(),
+            self._roots(),
             self._on_fs_event,
             skip_dir=self._matcher.skip_dir,
             on_overflow=lambda: self._queue.put(self._overflowed),
@@ -179,6 +184,11 @@ class Daemon:
         )
         watcher.start()
         return watcher
+
+    def _roots(self) -> list[WatchRoot]:
+        """The mapped files' folders, and the dataset folders (their cases are pinned)."""
+        datasets = [WatchRoot(f, tree=False) for f in self._cases.folders.values() if f.is_dir()]
+        return self._matcher.watch_roots() + datasets
 
     def _overflowed(self, now: float) -> list[t.Action]:
         self._debouncer.overflow(now)
@@ -194,12 +204,15 @@ class Daemon:
             or rel == self.config.path.name
             or self._matcher.rules_for(rel)
             or (rel in self._contents)
+            or self._cases.in_datasets(Path(path))
         ):
             self._queue.put(_FsEvent(path, is_dir, self.clock(), time.time()))
 
     def _on_burst(self, burst: Burst, now: float) -> None:
         rels = {r for p in burst.paths if (r := self._matcher.relative(p)) is not None}
         reloaded = self.config.path.name in rels and self._reload(now)
+        if not reloaded and any(self._cases.in_datasets(Path(p)) for p in burst.paths):
+            self._reread_cases(now)
         # Lost events, a storm (git checkout), folders moved, or new watches after a config
         # change (events in between may be lost): trust nothing, re-check every mapped file.
         if reloaded or burst.overflowed or burst.events > STORM_EVENTS or self._folder_events:
@@ -214,11 +227,25 @@ class Daemon:
             self.report(Changed(files=tuple(sorted(changed))))
             self._act(self._board.edits(now, self._last_wall, changed))
 
+    def _reread_cases(self, now: float) -> None:
+        """A dataset file changed: the cases it holds are pinned again (a new case gets its
+        first run, an edited input a new run, a removed case is let go)."""
+        before = self._cases.slots()
+        try:
+            self._say_all(self._cases.read())
+        except ConfigError as exc:
+            self.report(Notice(f"{exc} (still using the previous cases)", level="error"))
+            return
+        after = self._cases.slots()
+        if after != before:
+            self.report(Notice(f"datasets changed: {self._cases.count()} cases now", level="info"))
+            self._act(self._board.reconfigure(after, self._matcher, now))
+
     def _refresh_watches(self) -> None:
         if self._watcher is None:
             return
         try:
-            self._watcher.refresh(self._matcher.watch_roots())
+            self._watcher.refresh(self._roots())
         except RunnerError as exc:
             self.report(Notice(str(exc), level="error"))
 
@@ -231,15 +258,21 @@ class Daemon:
             return False
         if fresh == self.config:
             return False
-        self.config = fresh
+        cases = Cases(fresh)
+        try:
+            warnings = cases.read()
+        except ConfigError as exc:
+            self.report(Notice(f"{exc} (still using the previous config)", level="error"))
+            return False
+        self.config, self._cases = fresh, cases
         self._matcher = Matcher(fresh)
         self._debouncer.quiet_s = fresh.debounce_ms / 1000
         if self._watcher is not None:
             self._watcher.stop()
         self._watcher = self._start_watcher()
-        self._say_all(self._contents.index(self._matcher.mapped_files()))
+        self._say_all(warnings + self._contents.index(self._matcher.mapped_files()))
         self.report(ConfigReloaded(fresh.path.name))
-        self._act(self._board.reconfigure(fresh.workflows, self._matcher, now))
+        self._act(self._board.reconfigure(cases.slots(), self._matcher, now))
         return True
 
     # -- carrying out the board's actions -------------------------------------------------------

@@ -8,17 +8,20 @@ Every result goes back to the board through `post`, to be applied on the loop th
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from runner import actions as t
 from runner.board import Board
 from runner.engine import Engine, RunStatus
+from runner.evaluate import Evaluator
 from runner.follow import Follower
 from runner.history import RunHistory, unknown_steps
 from runner.jobs import Apply, Jobs
 from runner.plan import Decision
 from runner.probe import WorkerProbe
-from runner.reports import Notice, Outcome, Reporter
+from runner.reports import Notice, Outcome, Report, Reporter
 from runner.resetter import Resetter
 from runner.runs import Runs
 
@@ -37,6 +40,7 @@ class Effects:
         crash: Callable[[BaseException], None],
         baseline: Baseline,
         announce: Callable[[], None],
+        root: Path,
         dry_run: bool,
         follow: bool,
         max_jobs: int,
@@ -52,6 +56,7 @@ class Effects:
         self._dry_run = dry_run
         self._show_follow = follow
         self._jobs = Jobs(post, crash, max_jobs)
+        self.evals = Evaluator(engine, root)
         self._followers: dict[int, Follower] = {}
         self._probes: dict[int, WorkerProbe] = {}
 
@@ -73,6 +78,8 @@ class Effects:
             t.WaitWorker: self._probe,
             t.EndWait: lambda a: self._cancel(self._probes, a.ticket),
             t.ObserveWorker: self._observe,
+            t.StartRun: self._start,
+            t.RunEvals: self._evaluate,
         }
         for action in actions:
             handlers[type(action)](action)
@@ -97,6 +104,32 @@ class Effects:
             pin,
             lambda now, result: board.pinned(now, serial, result),
             lambda now, error: board.pin_failed(now, serial, error),
+        )
+
+    def _start(self, action: t.StartRun) -> None:
+        serial, board = action.serial, self._the_board()
+        hashes = self._baseline(t.PinRun(serial, action.workflow, action.index, action.pending))
+
+        def start() -> t.PinResult:
+            resolved = self.resetter.start_case(action.workflow, hashes)
+            return t.PinResult(resolved.pin, resolved.source, "running", hashes)
+
+        self._jobs.submit(
+            start,
+            lambda now, result: board.pinned(now, serial, result),
+            lambda now, error: board.pin_failed(now, serial, error),
+        )
+
+    def _evaluate(self, action: t.RunEvals) -> None:
+        entry = action.entry
+
+        def said(now: float, report: Report) -> list[t.Action]:
+            return [t.Say(report)]
+
+        self._jobs.submit(
+            lambda: self.evals.run(action),
+            said,
+            lambda now, error: [t.Say(self.evals.failed(entry, error))],
         )
 
     def _warm(self, action: t.Warm) -> None:
@@ -156,11 +189,11 @@ class Effects:
             if remember_usage:
                 runs.remember_usage(history.workflow_id, history.run_id)
 
-        def ended(now: float) -> list[t.Action]:
+        def ended(history: RunHistory, now: float) -> list[t.Action]:
             if self._followers.get(action.serial) is follower:
                 del self._followers[action.serial]
-            self._the_board().followed(action.serial, action.run_id)
-            return []
+            status = history.status if history.closed else None
+            return self._the_board().followed(action.serial, action.run_id, status, history.result)
 
         follower = Follower(
             self.engine,
@@ -170,7 +203,8 @@ class Effects:
             previous=action.previous,
             rerun=action.rerun,
             on_closed=closed,
-            on_end=lambda: self._post(ended),
+            on_end=lambda history: self._post(partial(ended, history)),
+            case=action.case,
         )
         self._followers[action.serial] = follower
         follower.start()

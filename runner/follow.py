@@ -36,7 +36,8 @@ class Follower(threading.Thread):
         previous: str | None = None,
         rerun: tuple[str, ...] = (),
         on_closed: Callable[[RunHistory], object] | None = None,
-        on_end: Callable[[], object] | None = None,
+        on_end: Callable[[RunHistory], object] | None = None,
+        case: str | None = None,
     ) -> None:
         super().__init__(name=f"output-reset-follow-{run_id[:8]}", daemon=True)
         self.run_id = run_id
@@ -50,7 +51,8 @@ class Follower(threading.Thread):
         self._on_end = on_end
         self._cancel = threading.Event()
         self._began = time.monotonic()
-        self._unsaid: list[Activity] = []  # closed before the replayed part's end was known
+        self._unsaid: list[Activity] = []
+        self._case = case  # closed before the replayed part's end was known
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -65,7 +67,7 @@ class Follower(threading.Thread):
                 self._report(Notice(f"stopped following run {self.run_id}: {exc}"))
         finally:
             if self._on_end is not None:
-                self._on_end()
+                self._on_end(self._history)
 
     def _on_steps(self, done: list[Activity]) -> None:
         if self._cancel.is_set():
@@ -76,7 +78,7 @@ class Follower(threading.Thread):
             return  # the reset marker may be on the next page
         for activity in self._unsaid:
             if (activity.closed_id or 0) > (until or 0):
-                self._report(StepDone(self._history.workflow_id, self.run_id, activity))
+                self._report(StepDone(self._history.workflow_id, self.run_id, activity, self._case))
         self._unsaid = []
 
     def _follow_until_closed(self) -> None:
@@ -87,7 +89,11 @@ class Follower(threading.Thread):
         self._on_steps([])  # a run that closed before its marker was told: say what is left
         self._report(
             RunFinished(
-                history.workflow_id, self.run_id, history.status, time.monotonic() - self._began
+                history.workflow_id,
+                self.run_id,
+                history.status,
+                time.monotonic() - self._began,
+                self._case,
             )
         )
         if self._previous is not None and not self._quiet:
@@ -97,7 +103,12 @@ class Follower(threading.Thread):
             if not self._cancel.is_set():
                 self._report(
                     RunCompared(
-                        history.workflow_id, self.run_id, self._previous, diffs, history.result
+                        history.workflow_id,
+                        self.run_id,
+                        self._previous,
+                        diffs,
+                        history.result,
+                        self._case,
                     )
                 )
         if self._on_closed is not None:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from runner import reports as d
+from runner.evals import verdict_line
 from runner.plan import Decision
 
 
@@ -63,6 +64,7 @@ def _step(event: d.StepDone) -> dict[str, Any]:
         "event": "step",
         "workflowId": event.workflow_id,
         "runId": event.run_id,
+        "case": event.case,
         "step": event.activity.step,
         "outcome": event.activity.outcome,
         "seconds": event.activity.duration_s,
@@ -72,6 +74,7 @@ def _step(event: d.StepDone) -> dict[str, Any]:
 def _compared(event: d.RunCompared) -> dict[str, Any]:
     return {
         "event": "compared",
+        "case": event.case,
         "workflowId": event.workflow_id,
         "runId": event.run_id,
         "previousRunId": event.previous_run_id,
@@ -91,6 +94,51 @@ def _summary(event: d.SessionSummary) -> dict[str, Any]:
         "seconds": totals.seconds,
         "tokens": totals.tokens,
         "cost": totals.cost,
+    }
+
+
+def _cases_decided(event: d.CasesDecided) -> dict[str, Any]:
+    cases: list[dict[str, Any]] = []
+    for case in event.cases:
+        if case.decision is None:
+            cases.append({"workflow": case.label, "action": "not reset", "error": case.error})
+            continue
+        one = {**decision_json(case.label, case.decision), "dryRun": case.outcome is None}
+        if case.outcome is not None and case.outcome.new_run_id:
+            one["newRunId"] = case.outcome.new_run_id
+        cases.append(one)
+    return {"event": "decisions", "workflow": event.label, "cases": cases}
+
+
+def _evaluated(event: d.Evaluated) -> dict[str, Any]:
+    table = event.matrix
+    return {
+        "event": "evaluated",
+        "workflow": event.label,
+        "evalWorkflow": event.eval_workflow,
+        "evalRunId": event.run_id,
+        "line": verdict_line(table),
+        "trend": table.trend,
+        "evaluators": list(table.evaluators),
+        "cases": [
+            {
+                "case": row.case,
+                "verdict": row.verdict,
+                "before": row.before,
+                "change": row.change,
+                "error": row.error,
+                "evaluators": {
+                    name: {
+                        "verdict": cell.verdict,
+                        "before": cell.before,
+                        "change": cell.change,
+                        "required": cell.required,
+                    }
+                    for name, cell in zip(table.evaluators, row.cells, strict=True)
+                },
+            }
+            for row in table.rows
+        ],
     }
 
 
@@ -120,6 +168,7 @@ _SHAPES: dict[type, Callable[[Any], dict[str, Any]]] = {
     d.StepDone: _step,
     d.RunFinished: lambda e: {
         "event": "run_finished",
+        "case": e.case,
         "workflowId": e.workflow_id,
         "runId": e.run_id,
         "status": e.status,
@@ -129,4 +178,6 @@ _SHAPES: dict[type, Callable[[Any], dict[str, Any]]] = {
     d.Notice: lambda e: {"event": "notice", "level": e.level, "message": e.message},
     d.ConfigReloaded: lambda e: {"event": "config_reloaded", "path": e.path},
     d.SessionSummary: _summary,
+    d.CasesDecided: _cases_decided,
+    d.Evaluated: _evaluated,
 }

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runner.compare import OutputDiff
+from runner.evals import Matrix
 from runner.history import Activity
 from runner.pins import Pin
 from runner.plan import Decision
@@ -70,10 +71,40 @@ class Decided:
 
 
 @dataclass(frozen=True, slots=True)
+class CaseDecided:
+    """What one case of a fanned-out entry got in a burst: a decision carried out (or a dry
+    run's), or the reason none was."""
+
+    label: str  # the case's slot label, e.g. "blog_evaluator/basic"
+    decision: Decision | None
+    outcome: Outcome | None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CasesDecided:
+    """One summary for a burst of a fanned-out entry (dataset cases, or a list of ids)."""
+
+    label: str  # the entry, e.g. "blog_evaluator"
+    cases: tuple[CaseDecided, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluated:
+    """The entry's eval workflow judged the iteration's outputs."""
+
+    label: str
+    eval_workflow: str
+    matrix: Matrix
+    run_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StepDone:
     workflow_id: str
     run_id: str
     activity: Activity
+    case: str | None = None  # the case (or id) of a fanned-out entry the run belongs to
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +113,7 @@ class RunFinished:
     run_id: str
     status: str
     seconds: float | None
+    case: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +125,7 @@ class RunCompared:
     previous_run_id: str
     diffs: tuple[OutputDiff, ...]
     result: Any
+    case: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,5 +160,7 @@ Report = (
     | Notice
     | ConfigReloaded
     | SessionSummary
+    | CasesDecided
+    | Evaluated
 )
 Reporter = Callable[[Report], None]

@@ -9,6 +9,7 @@ record also tells another output-reset that a reset of this run is on its way.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -66,6 +67,23 @@ class Resetter:
         if resolved.pin.in_flight is None or not persist:
             return resolved
         return Resolved(pin=self.settle(workflow, resolved.pin), source=resolved.source)
+
+    def start_case(self, workflow: WorkflowConfig, hashes: Mapping[str, str | None]) -> Resolved:
+        """A dataset case's first run (or first with a changed input): start it with the
+        case's input under its workflow id, and pin it (source "started")."""
+        case_id, case_of, given = workflow.id, workflow.case_of, workflow.case_input
+        if case_id is None or case_of is None or given is None:
+            raise RunnerError(f"{workflow.label} is not a dataset case")
+        run_id = self.engine.start(case_of, case_id, json.loads(given))
+        pin = Pin(
+            workflow_id=case_id,
+            run_id=run_id,
+            fingerprint=workflow.fingerprint(),
+            hashes=dict(hashes),
+        )
+        with self.store.lock():
+            self.runs.save(workflow, pin)
+        return Resolved(pin=pin, source="started")
 
     def settle(self, workflow: WorkflowConfig, pin: Pin) -> Pin:
         """A reset was sent but its answer never recorded (lost, or we were killed): find

@@ -8,6 +8,7 @@ network call made while the lock is held.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections import OrderedDict
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 from runner.config import WorkflowConfig
 from runner.engine import Engine
-from runner.errors import ApiError, NoRunYet, RunnerError, StateError
+from runner.errors import ApiError, NoRunYet, NotStarted, RunnerError, StateError
 from runner.history import RunHistory
 from runner.pins import Pin, is_child_id
 from runner.plan import Change, Decision, plan
@@ -87,6 +88,8 @@ class Runs:
             self.store.warn_once(f"{exc}; keeping the pin in memory only")
 
     def _lookup(self, workflow: WorkflowConfig) -> tuple[str, str, str]:
+        if workflow.case is not None:
+            return self._case_run(workflow)
         if workflow.id is not None:
             if workflow.run is not None:
                 return workflow.id, workflow.run, "config"
@@ -113,6 +116,22 @@ class Runs:
                 f"`npx output workflow run {workflow.type}`"
             )
         return roots[0].workflow_id, roots[0].run_id, "latest"
+
+    def _case_run(self, workflow: WorkflowConfig) -> tuple[str, str, str]:
+        """A dataset case's run: the latest under its workflow id, if it ran the case's input
+        (an edited dataset file changes the input: the case then needs a new run)."""
+        case_id, given = workflow.id, workflow.case_input
+        if case_id is None or given is None:
+            raise RunnerError(f"{workflow.label} is not a dataset case")
+        try:
+            latest = self.engine.status(case_id)
+        except ApiError as exc:
+            if exc.status != 404 and exc.error != "NOT_FOUND":
+                raise
+            raise NotStarted(f"{workflow.label} has no run yet") from None
+        if self.engine.run_input(case_id, latest.run_id) != json.loads(given):
+            raise NotStarted(f"{workflow.label}: its input changed since run {latest.run_id}")
+        return case_id, latest.run_id, "latest"
 
     # -- histories --------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from runner.actions import (
     Action,
@@ -20,6 +21,7 @@ from runner.actions import (
     ResetRun,
     Routes,
     Say,
+    StartRun,
     Warm,
 )
 from runner.config import WorkflowConfig
@@ -38,6 +40,7 @@ class Tracker:
     serial: int  # unique for the daemon's life: job results find their tracker by it
     workflow: WorkflowConfig
     index: int  # the workflow's position in the config (rules map to it)
+    entry: WorkflowConfig | None = None  # the config entry, when it fans out into several runs
     catch_up: bool = True  # on the first pin, look for edits made while we were not running
     pin: Pin | None = None
     running: bool = False  # the pinned run was running when it was pinned
@@ -48,10 +51,12 @@ class Tracker:
     retry_at: float | None = None
     failures: int = 0
     no_run_yet: bool = False
+    to_start: bool = False  # a dataset case with no run with its input: start one
     following: str | None = None
     caught_up: tuple[str, ...] = ()
     told_waiting: bool = False
     told_unpinned: bool = False
+    ended: tuple[str, str | None, Any] | None = None  # the last followed run, status, output
 
     @property
     def label(self) -> str:
@@ -78,6 +83,11 @@ class Tracker:
     def pin_job(self) -> PinRun:
         self.busy = True
         return PinRun(self.serial, self.workflow, self.index, self.files())
+
+    def start_job(self) -> StartRun:
+        """A dataset case with no run with its input: start one."""
+        self.busy = True
+        return StartRun(self.serial, self.workflow, self.index, self.files())
 
     def pinned(self, result: PinResult, routes: Routes) -> Say:
         self.busy = False
@@ -179,4 +189,5 @@ class Tracker:
         rerun: tuple[str, ...] = (),
     ) -> FollowRun:
         self.following = run_id
-        return FollowRun(self.serial, workflow_id, run_id, previous, rerun)
+        case = (self.workflow.case or self.workflow.id) if self.entry is not None else None
+        return FollowRun(self.serial, workflow_id, run_id, previous, rerun, case)

@@ -62,14 +62,16 @@ class LiveView(PlainView):
         self._live: Live | None = None
         self._rows: dict[str, str] = {}
         self._run_id = ""
+        self._cases: _Cases | None = None
 
     def line(self, text: str, *, err: bool = False) -> None:
         stamp = datetime.now().strftime("%H:%M:%S")
         with self._lock:
-            style = ("red" if text.startswith("error: ") else "yellow") if err else ""
-            self._console.print(Text(f"{stamp} {text}", style=style), soft_wrap=True)
+            self._console.print(Text(f"{stamp} {text}", style=_style(text, err)), soft_wrap=True)
 
     def report(self, event: d.Report) -> None:
+        if self._cases_report(event):
+            return
         if isinstance(event, d.Decided) and event.outcome and event.outcome.new_run_id:
             super().report(event)
             self._start(event.outcome.new_run_id, event.decision.rerun)
@@ -88,6 +90,36 @@ class LiveView(PlainView):
 
     def close(self) -> None:
         self._stop()
+
+    def _cases_report(self, event: d.Report) -> bool:
+        """The runs of a fanned-out entry: one live row per case while they run."""
+        if isinstance(event, d.CasesDecided):
+            super().report(event)
+            runs = {
+                c.label.removeprefix(f"{event.label}/"): c.decision.rerun
+                for c in event.cases
+                if c.outcome is not None and c.outcome.new_run_id and c.decision is not None
+            }
+            if runs:
+                self._stop()
+                self._cases = _Cases(runs)
+                self._live = Live(
+                    self._cases.table(), console=self._console, refresh_per_second=8, transient=True
+                )
+                self._live.start()
+            return True
+        cases = self._cases
+        if cases is None or not isinstance(event, d.StepDone | d.RunFinished) or not event.case:
+            return False
+        cases.update(event)
+        if cases.done:
+            self._stop()
+            self._cases = None
+            for text in cases.summary():
+                self.line(text)
+        elif self._live is not None:
+            self._live.update(cases.table())
+        return True
 
     def _start(self, run_id: str, steps: tuple[str, ...]) -> None:
         self._stop()
@@ -123,6 +155,62 @@ class LiveView(PlainView):
                     Text("·", style="dim"), Text(step, style="dim"), Text("to run", style="dim")
                 )
         return Group(Text(f"  run {self._run_id}", style="dim"), Padding(table, (0, 0, 0, 2)))
+
+
+class _Cases:
+    """Per case of a fanned-out entry: steps done of those to re-run, the step running, the end."""
+
+    def __init__(self, runs: dict[str, tuple[str, ...]]) -> None:
+        self.rerun = runs
+        self.done_steps: dict[str, list[str]] = {case: [] for case in runs}
+        self.failed: dict[str, str] = {}
+        self.ended: dict[str, str] = {}
+
+    @property
+    def done(self) -> bool:
+        return len(self.ended) == len(self.rerun)
+
+    def update(self, event: d.StepDone | d.RunFinished) -> None:
+        case = event.case or ""
+        if case not in self.rerun:
+            return
+        if isinstance(event, d.RunFinished):
+            self.ended[case] = event.status
+        elif event.activity.outcome == "completed":
+            self.done_steps[case].append(event.activity.step)
+        else:
+            self.failed[case] = event.activity.step
+
+    def table(self) -> Table:
+        table = Table.grid(padding=(0, 2))
+        for case, steps in self.rerun.items():
+            done = len(self.done_steps[case])
+            if case in self.failed:
+                state = Text(f"✗ {self.failed[case]} failed", style="red")
+            elif case in self.ended:
+                state = Text(f"✓ {self.ended[case]}", style="green")
+            else:
+                nxt = steps[done] if done < len(steps) else ""
+                state = Text(f"running {nxt}".rstrip(), style="cyan")
+            table.add_row(f"  {case}", f"{done}/{len(steps)} steps", state)
+        return table
+
+    def summary(self) -> list[str]:
+        return [
+            f"  {case}: {len(self.done_steps[case])} steps run, {self.ended.get(case, '?')}"
+            + (f" ({self.failed[case]} failed)" if case in self.failed else "")
+            for case in self.rerun
+        ]
+
+
+def _style(text: str, err: bool) -> str:
+    if err:
+        return "red" if text.startswith("error: ") else "yellow"
+    if text.endswith("REGRESSED") or text.endswith(": worse"):
+        return "bold red"
+    if text.endswith("  improved") or text.endswith(": better"):
+        return "green"
+    return ""
 
 
 class JsonView:

@@ -12,6 +12,7 @@ from typing import Any
 
 from runner import reports as d
 from runner.compare import RESULT, render
+from runner.evals import verdict_line
 from runner.pathnames import file_list
 from runner.plan import Decision, counted
 from runner.reports import Outcome
@@ -129,6 +130,70 @@ def result_lines(result: Any) -> list[str]:
     return ["  output:", *shown] if shown else []
 
 
+def cases_line(event: d.CasesDecided) -> str:
+    """One line for a burst of a fanned-out entry, the cases that share a decision together:
+    "blog: 3 cases: reset after extract; long_post: no reset, it never reached score"."""
+    groups: dict[str, list[str]] = {}
+    for case in event.cases:
+        groups.setdefault(_case_action(case), []).append(_case_name(event.label, case.label))
+    parts = [
+        f"{_cases(names)}: {action}" if len(names) > 1 or len(event.cases) > 1 else action
+        for action, names in sorted(groups.items(), key=lambda g: -len(g[1]))
+    ]
+    return f"{event.label}: " + "; ".join(parts)
+
+
+def _cases(names: list[str]) -> str:
+    return f"{len(names)} cases" if len(names) > 3 else joined(names)
+
+
+def _case_action(case: d.CaseDecided) -> str:
+    if case.decision is None:
+        return f"not reset: {case.error}"
+    line = decision_line("", case.decision, case.outcome)
+    action = line.split(" changed: ", 1)[1]
+    return action.split("; new run ", 1)[0]  # each case's new run is in -v and in the view
+
+
+def _case_name(entry: str, label: str) -> str:
+    return label.removeprefix(f"{entry}/")
+
+
+def matrix_lines(event: d.Evaluated) -> list[str]:
+    """The verdict matrix: a row per case, a column per evaluator, each cell with its change
+    since the last iteration (↑ improved, ↓ regressed); a regression says so in words."""
+    table = event.matrix
+    head = [f"{event.eval_workflow}: {verdict_line(table)}"]
+    names = [
+        n + ("" if all(r.cells[i].required for r in table.rows) else " (info)")
+        for i, n in enumerate(table.evaluators)
+    ]
+    rows = [["case", *names, "verdict"]]
+    for row in table.rows:
+        cells = [_cell(c.verdict, c.change) for c in row.cells]
+        verdict = row.verdict.upper()
+        if row.before is not None and row.change != "same":
+            verdict += f" (was {row.before.upper()})"
+        rows.append([_case_name(event.label, row.case), *cells, verdict])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    shown = [
+        "  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
+        for r in rows
+    ]
+    for i, row in enumerate(table.rows, start=1):
+        if row.change == "regressed":
+            shown[i] += "  REGRESSED"
+        elif row.change == "improved":
+            shown[i] += "  improved"
+    errors = [f"  {r.case}: the evaluators failed: {r.error}" for r in table.rows if r.error]
+    return head + shown + errors
+
+
+def _cell(verdict: str | None, change: str) -> str:
+    mark = {"improved": " ↑", "regressed": " ↓"}.get(change, "")
+    return (verdict or "-") + mark
+
+
 def lines(event: d.Report, *, verbose: bool = False) -> list[Line]:
     """The lines (and whether each goes to stderr) for one report."""
     if isinstance(event, d.Changed) and not event.catch_up and not verbose:
@@ -182,17 +247,46 @@ def _decided(event: d.Decided, verbose: bool = False) -> list[Line]:
     return shown
 
 
+def _cases_decided(event: d.CasesDecided, verbose: bool) -> list[str]:
+    shown = [cases_line(event)]
+    outcomes = [c.outcome for c in event.cases if c.outcome is not None]
+    saved = [o.savings for o in outcomes if o.savings is not None and o.savings.steps]
+    if saved:
+        seconds = sum(s.seconds for s in saved)
+        tokens = [s.tokens for s in saved if s.tokens is not None]
+        usage = usage_text(sum(tokens) if tokens else None, None)
+        shown.append(
+            f"  replayed {counted(saved[0].steps)} in {count(len(saved), 'case')} instead of "
+            f"re-running: saved {seconds:.1f}s{usage}"
+        )
+    if verbose or not outcomes:
+        for case in event.cases:
+            if case.decision is not None:
+                shown.append(f"  {decision_line(case.label, case.decision, case.outcome)}")
+                shown.append(f"  {why_line(case.decision)}")
+    return shown
+
+
 def step_line(event: d.StepDone) -> str:
     activity = event.activity
     took = f" {activity.duration_s:.1f}s" if activity.duration_s is not None else ""
+    case = f"{event.case}: " if event.case else ""
     if activity.outcome == "completed":
-        return f"  ✓ {activity.step}{took}"
-    return f"  ✗ {activity.step}{took} {activity.outcome.replace('_', ' ')}"
+        return f"  {case}✓ {activity.step}{took}"
+    return f"  {case}✗ {activity.step}{took} {activity.outcome.replace('_', ' ')}"
 
 
 def _finished(event: d.RunFinished, verbose: bool = False) -> list[Line]:
     took = f" after {event.seconds:.1f}s" if event.seconds is not None else ""
-    return [(f"  run {event.run_id} {event.status}{took}", False)]
+    case = f"{event.case}: " if event.case else ""
+    return [(f"  {case}run {event.run_id} {event.status}{took}", False)]
+
+
+def _compared(event: d.RunCompared, verbose: bool) -> list[Line]:
+    shown = result_lines(event.result) + diff_lines(event, verbose=verbose)
+    if event.case:
+        shown = [f"  {event.case}:", *(f"  {line}" for line in shown)]
+    return [(x, False) for x in shown]
 
 
 def _notice(event: d.Notice, verbose: bool = False) -> list[Line]:
@@ -208,10 +302,10 @@ _SHAPES: dict[type, Callable[[Any, bool], list[Line]]] = {
     d.Decided: _decided,
     d.StepDone: lambda e, v: [(step_line(e), False)],
     d.RunFinished: _finished,
-    d.RunCompared: lambda e, v: [
-        (x, False) for x in result_lines(e.result) + diff_lines(e, verbose=v)
-    ],
+    d.RunCompared: _compared,
     d.Notice: _notice,
     d.ConfigReloaded: lambda e, v: [(f"reloaded {e.path}", False)],
+    d.CasesDecided: lambda e, v: [(x, False) for x in _cases_decided(e, v)],
+    d.Evaluated: lambda e, v: [(x, False) for x in matrix_lines(e)],
     d.SessionSummary: lambda e, v: [(summary_line(e), False)],
 }

@@ -102,7 +102,10 @@ class WorkflowConfig:
 
     def fingerprint(self) -> str:
         """Changes whenever what the config pins changes, so a stale state pin is ignored."""
-        raw = json.dumps([self.id, self.type, self.run])
+        pinned: list[str | None] = [self.id, self.type, self.run]
+        if self.case_input is not None:  # a case whose input changed needs a run with it
+            pinned.append(self.case_input)
+        raw = json.dumps(pinned)
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
     def slots(self, cases: Sequence[tuple[str, str]] = ()) -> list[WorkflowConfig]:

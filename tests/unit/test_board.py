@@ -19,9 +19,11 @@ from runner.actions import (
     ResetRun,
     Say,
     Settings,
+    Slot,
     StopFollowing,
     WaitWorker,
     Warm,
+    slots_of,
 )
 from runner.board import FIRST_RUN_POLL_S, Board
 from runner.config import RuleRef, WorkflowConfig, parse_config
@@ -93,12 +95,16 @@ class Routes:
         return rel.startswith("src/")
 
 
+def slots(text: str = CONFIG, cases: dict[int, list[tuple[str, str]]] | None = None) -> list[Slot]:
+    return slots_of(workflows(text), cases or {})
+
+
 def workflows(text: str = CONFIG) -> tuple[WorkflowConfig, ...]:
     return parse_config(text, path=Path("/p/output-reset.yaml"), shown_as="c").workflows
 
 
 def board(**settings: object) -> Board:
-    return Board(workflows(), Routes(), Settings(**settings))  # type: ignore[arg-type]
+    return Board(slots(), Routes(), Settings(**settings))  # type: ignore[arg-type]
 
 
 def only(actions: Sequence[Action], kind: type[A]) -> list[A]:
@@ -200,7 +206,7 @@ def test_edits_made_while_it_was_not_running_are_caught_up_after_ready() -> None
 
 def test_workflows_that_never_ran_are_named_once_and_pinned_when_a_run_appears() -> None:
     text = CONFIG.replace("id: blog-1", "type: blog").replace("id: digest-1", "type: digest")
-    b = Board(workflows(text), Routes(), Settings())
+    b = Board(slots(text), Routes(), Settings())
     b.start()
     b.pin_failed(0.0, b.trackers[0].serial, NoRunYet("no run of workflow type blog exists yet"))
     actions = b.pin_failed(
@@ -473,7 +479,7 @@ def test_a_config_reload_that_pins_a_running_run_follows_it() -> None:
     b = board(wait_worker=False)
     started(b, "completed", "completed")
     text = CONFIG + "  - id: extra-1\n    rules:\n      - files: docs/extra.md\n        rerun: x\n"
-    actions = b.reconfigure(workflows(text), Routes(), 5.0)
+    actions = b.reconfigure(slots(text), Routes(), 5.0)
     assert [a.workflow.label for a in only(actions, PinRun)] == ["extra-1"]
     extra = b.trackers[2]
     pinned = b.pinned(6.0, extra.serial, result(pin("x-run", "extra-1"), "running"))
@@ -487,7 +493,7 @@ def test_a_config_reload_keeps_unchanged_entries_and_their_pending_edits() -> No
     (run,) = only(b.edits(1.0, EDIT_WALL, {NOTES: "n2"}), ResetRun)
     b.edits(1.5, EDIT_WALL, {STEPS: "s2"})  # waits for the reset under way
     text = CONFIG.replace("id: digest-1", "id: digest-2")
-    actions = b.reconfigure(workflows(text), Routes(), 2.0)
+    actions = b.reconfigure(slots(text), Routes(), 2.0)
     assert b.trackers[0] is blog  # same entry: same tracker, pin and job
     assert only(actions, PinRun)[0].workflow.label == "digest-2"
     assert StopFollowing(2) not in actions  # digest-1 was not being followed
@@ -500,5 +506,5 @@ def test_results_for_a_tracker_the_reload_dropped_are_ignored() -> None:
     b = board(wait_worker=False)
     started(b, "completed", "completed")
     (run,) = only(b.edits(1.0, EDIT_WALL, {DRAFT: "d2"}), ResetRun)
-    b.reconfigure(workflows(CONFIG.replace("id: digest-1", "id: digest-2")), Routes(), 2.0)
+    b.reconfigure(slots(CONFIG.replace("id: digest-1", "id: digest-2")), Routes(), 2.0)
     assert b.reset_done(3.0, run.serial, outcome(run)) == []

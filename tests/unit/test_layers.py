@@ -31,10 +31,12 @@ ORDER = (
     "jsonlines",
     "actions",
     "tracker",
+    "rounds",
     "gate",
     "board",
     "engine",
     "datasets",
+    "cases",
     "paths",
     "watch",
     "state",
@@ -46,6 +48,7 @@ ORDER = (
     "resetter",
     "follow",
     "probe",
+    "evaluate",
     "jobs",
     "effects",
     "daemon",
@@ -74,6 +77,7 @@ PURE = frozenset(
         "jsonlines",
         "actions",
         "tracker",
+        "rounds",
         "gate",
         "board",
     }
@@ -85,7 +89,18 @@ IMPURE = frozenset(
 PRESENTATION = frozenset({"view"})
 # Orchestration talks to whatever engine it is given, through the Protocol in engine.py.
 ORCHESTRATION = frozenset(
-    {"runs", "resetter", "follow", "probe", "jobs", "effects", "daemon", "tracker", "board"}
+    {
+        "runs",
+        "resetter",
+        "follow",
+        "probe",
+        "evaluate",
+        "jobs",
+        "effects",
+        "daemon",
+        "tracker",
+        "board",
+    }
 )
 ENGINES = frozenset({"output_api", "temporal"})
 # The one place allowed to import each foreign dependency.

@@ -1,0 +1,92 @@
+"""A fanned-out entry's burst as one round (pure core): its cases are reset together, their
+decisions make one summary, and once every new run has finished, its evals can run.
+
+The board tells a round which trackers it sent off, what each came back with, and when each
+new run ended; the round says when the summary is due and when the evals are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner.reports import CaseDecided, CasesDecided
+
+
+@dataclass(slots=True)
+class Round:
+    index: int  # the config entry
+    label: str
+    members: list[int] = field(default_factory=list)  # tracker serials, in board order
+    decided: dict[int, CaseDecided] = field(default_factory=dict)
+    waiting: dict[int, str] = field(default_factory=dict)  # serial -> new run not ended yet
+    ended: dict[int, tuple[str, str | None, Any]] = field(
+        default_factory=dict
+    )  # run, status, output
+
+    @property
+    def all_decided(self) -> bool:
+        return len(self.decided) == len(self.members)
+
+
+class Rounds:
+    def __init__(self) -> None:
+        self._open: dict[int, Round] = {}  # entry index -> the round still collecting decisions
+        self._of: dict[int, Round] = {}  # tracker serial -> its round
+
+    def join(self, index: int, label: str, serial: int) -> None:
+        """A tracker of entry `index` was sent off to reset: it is part of the open round."""
+        current = self._open.get(index)
+        if current is None or current.all_decided:
+            current = self._open[index] = Round(index=index, label=label)
+        if serial not in current.members:
+            current.members.append(serial)
+        self._of[serial] = current
+
+    def member(self, serial: int) -> bool:
+        current = self._of.get(serial)
+        return current is not None and serial not in current.decided
+
+    def decided(
+        self, serial: int, case: CaseDecided, new_run: str | None
+    ) -> tuple[CasesDecided | None, Round | None]:
+        """A member came back: the summary once every member has; and the round, if that
+        made its evals due (every new run had already ended)."""
+        current = self._of.get(serial)
+        if current is None or serial in current.decided:
+            return None, None
+        current.decided[serial] = case
+        if new_run is not None:
+            current.waiting[serial] = new_run
+        else:
+            self._of.pop(serial, None)
+        if not current.all_decided:
+            return None, None
+        if self._open.get(current.index) is current:
+            del self._open[current.index]
+        ordered = tuple(current.decided[s] for s in current.members)
+        return CasesDecided(current.label, ordered), self._due(current)
+
+    def ended(self, serial: int, run_id: str, status: str | None, output: Any) -> Round | None:
+        """A member's new run ended (`status` None: its follow was cut off before the end).
+        The round, once every new run of a fully decided round has ended with a status."""
+        current = self._of.get(serial)
+        if current is None or current.waiting.get(serial) != run_id:
+            return None
+        del current.waiting[serial]
+        del self._of[serial]
+        current.ended[serial] = (run_id, status, output)
+        return self._due(current)
+
+    @staticmethod
+    def _due(current: Round) -> Round | None:
+        if not current.all_decided or current.waiting or not current.ended:
+            return None
+        if any(status is None for _, status, _ in current.ended.values()):
+            return None  # a run was replaced before it ended: the next round evaluates
+        return current
+
+    def forget(self, serials: set[int]) -> None:
+        """Trackers dropped by a new config."""
+        for serial in serials:
+            self._of.pop(serial, None)
