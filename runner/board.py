@@ -303,11 +303,9 @@ class Board:
         said = self._failure(tracker, now, error)
         if not self._rounds.member(serial):
             return said
-        # A case of a fanned-out entry: its failure is part of the entry's one summary.
-        notices = [
-            a.report.message for a in said if isinstance(a, Say) and isinstance(a.report, Notice)
-        ]
-        case = CaseDecided(tracker.label, None, None, "; ".join(notices) or str(error))
+        # A case of a fanned-out entry: its failure is a part of the entry's one summary,
+        # worded the same for every case that failed alike, so they are said together.
+        case = CaseDecided(tracker.label, None, None, _case_error(error))
         summary, due = self._rounds.decided(serial, case, None)
         return self._round_done(summary, due)
 
@@ -449,6 +447,14 @@ class Board:
             return []
         self._down = False
         return [Say(Notice("the API answers again", level="info"))]
+
+
+def _case_error(error: RunnerError) -> str:
+    if isinstance(error, ApiError) and error.retryable:
+        return f"{error}; will keep retrying"
+    if isinstance(error, NotReset):
+        return str(error)  # stays pending until the next change, as said
+    return f"{error}; the change stays pending"
 
 
 def _entry_label(entry: WorkflowConfig) -> str:

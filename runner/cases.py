@@ -63,7 +63,7 @@ class Cases:
             hint = f'; did you mean "{close[0]}"?' if close else f" (it has: {', '.join(known)})"
             line, col = entry.datasets_at
             raise ConfigError(
-                f"{self.config.path.name}:{line}:{col}: workflows[{index}].datasets: no case "
+                f"{self.config.shown}:{line}:{col}: workflows[{index}].datasets: no case "
                 f"{name!r} in the "
                 f"datasets of {entry.type}{hint}"
             )

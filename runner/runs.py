@@ -128,9 +128,9 @@ class Runs:
         except ApiError as exc:
             if exc.status != 404 and exc.error != "NOT_FOUND":
                 raise
-            raise NotStarted(f"{workflow.label} has no run yet") from None
+            raise NotStarted(f"no run of this case under {case_id} yet") from None
         if self.engine.run_input(case_id, latest.run_id) != json.loads(given):
-            raise NotStarted(f"{workflow.label}: its input changed since run {latest.run_id}")
+            raise NotStarted(f"its input changed since run {latest.run_id}")
         return case_id, latest.run_id, "latest"
 
     # -- histories --------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from runner.config import Config, load_config
 from runner.errors import UsageError
 
 if TYPE_CHECKING:
+    from runner.actions import Slot
     from runner.engine import Engine
     from runner.paths import Matcher
     from runner.plan import Change, Decision
@@ -112,6 +113,32 @@ def changes_for(
         rule = cfg.workflows[w].rules[r]
         per_workflow.setdefault(w, []).append(Change(rule=rule, files=tuple(rels)))
     return per_workflow, unmapped
+
+
+def pinned_slots(cfg: Config) -> list[Slot]:
+    """Every pinned run of the config: an entry, each id of an id list, each dataset case.
+    A dataset file that cannot be used is a warning; a case that does not exist, an error."""
+    from runner.cases import Cases
+
+    cases = Cases(cfg)
+    for warning in cases.read():
+        warn(warning)
+    return cases.slots()
+
+
+def pick_slots(
+    cfg: Config, slots: list[Slot], candidates: list[int], wanted: str | None
+) -> list[Slot]:
+    """The pinned runs `--workflow` names: an entry's (by id, type or key), or one run (by its
+    workflow id, or a case as `type/case`); without it, the one entry among `candidates`."""
+    if wanted is not None:
+        one = [s for s in slots if wanted in (s.workflow.id, s.workflow.label) and s.entry.fans_out]
+        if one:
+            if one[0].index not in candidates:
+                raise UsageError(f"{wanted}: no rule of this workflow maps those files")
+            return one[:1]
+    index = pick_workflow(cfg, candidates, wanted)
+    return [s for s in slots if s.index == index]
 
 
 def pick_workflow(cfg: Config, candidates: list[int], wanted: str | None) -> int:

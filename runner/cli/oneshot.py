@@ -20,19 +20,22 @@ from runner.cli.common import (
     flag,
     load,
     open_resetter,
-    pick_workflow,
+    pick_slots,
+    pinned_slots,
     plural,
     setup_logging,
     warn,
 )
 from runner.config import CONFIG_NAME
-from runner.errors import ApiError, AuthError, RunnerError, UsageError
+from runner.errors import ApiError, AuthError, NoRunYet, NotStarted, RunnerError, UsageError
 from runner.pathnames import file_list, shown
 
 if TYPE_CHECKING:
-    from runner.config import Config, WorkflowConfig
+    from runner.actions import Digest, Slot
+    from runner.config import Config, Rule, WorkflowConfig
     from runner.history import RunHistory
     from runner.paths import Matcher
+    from runner.plan import Change
     from runner.resetter import Resetter
 
 # -- plan -------------------------------------------------------------------------------------
@@ -52,20 +55,34 @@ def plan(
     cfg = load(config)
     matcher = Matcher(cfg)
     per_workflow, unmapped = changes_for(cfg, matcher, files)
+    slots = pinned_slots(cfg)
     results: list[dict[str, Any]] = []
     with open_resetter(cfg) as resetter:
         for index, changes in sorted(per_workflow.items()):
-            workflow = cfg.workflows[index]
-            pin = resetter.resolve(workflow, {}, persist=False).pin
-            decision = resetter.runs.decide(pin, changes)
-            results.append(decision_json(workflow.label, decision))
-            if not as_json:
-                typer.echo(f"{workflow.label} (run {pin.run_id}): {describe(decision)}")
+            for slot in (s for s in slots if s.index == index):
+                label = slot.workflow.label
+                try:
+                    pin = resetter.resolve(slot.workflow, {}, persist=False).pin
+                except (NoRunYet, NotStarted) as exc:
+                    results.append({"workflow": label, "action": "no run", "why": _no_run(exc)})
+                    if not as_json:
+                        typer.echo(f"{label}: nothing to plan: {_no_run(exc)}")
+                    continue
+                decision = resetter.runs.decide(pin, changes)
+                results.append(decision_json(label, decision))
+                if not as_json:
+                    typer.echo(f"{label} (run {pin.run_id}): {describe(decision)}")
     if as_json:
         typer.echo(json.dumps({"plans": results, "unmapped": unmapped}, indent=2))
         return
     for path in unmapped:
         typer.echo(f"{shown(path)}: no rule maps this file")
+
+
+def _no_run(exc: NoRunYet | NotStarted) -> str:
+    if isinstance(exc, NotStarted):
+        return f"{exc}; `output-reset watch` starts its run"
+    return str(exc)
 
 
 # -- reset ------------------------------------------------------------------------------------
@@ -96,7 +113,6 @@ def reset(
     """Reset the pinned run once, now, and pin the new run."""
     from runner.config import Rule
     from runner.paths import Matcher, digest
-    from runner.plan import Change, counted
 
     setup_logging(False)
     if (step is None) == (not file):
@@ -111,28 +127,64 @@ def reset(
         candidates = sorted(per_workflow)
     else:
         per_workflow, candidates = {}, list(range(len(cfg.workflows)))
-    index = pick_workflow(cfg, candidates, workflow)
-    target = cfg.workflows[index]
-    changes = per_workflow.get(index, [])
+    slots = pinned_slots(cfg)
+    targets = pick_slots(cfg, slots, candidates, workflow)
+    if not targets:
+        raise UsageError("that entry pins no run (its datasets have no case)")
+    changes = per_workflow.get(targets[0].index, [])
     hashes = {f: digest(cfg.root / f) for c in changes for f in c.files}
+    asked = Rule(files=(), action="reset_after", step=step, line=0) if step else None
+    why = reason or (f"output-reset: reset after {step}" if step else None)
+    failed = 0
     with open_resetter(cfg) as resetter:
-        pin = resetter.resolve(target, {}).pin
-        decision = None
-        if step is not None:
-            # Like `npx output workflow reset --step`: keep that step, re-run what follows.
-            asked = Rule(files=(), action="reset_after", step=step, line=0)
-            decision = resetter.runs.decide(pin, [Change(rule=asked, files=())])
-            if decision.kind == "none":
-                raise RunnerError(f"no reset: {decision.why}")
-        outcome = resetter.apply(
-            target,
-            changes,
-            pin=pin,
-            hashes=hashes,
-            reason=reason or (f"output-reset: reset after {step}" if step else None),
-            decision=decision,
-            confirm=_confirm(yes),
-        )
+        for n, target in enumerate(targets):
+            if len(targets) > 1:
+                typer.echo(f"\n{target.workflow.label}:" if n else f"{target.workflow.label}:")
+            try:
+                _reset_one(resetter, target.workflow, changes, hashes, asked, why, yes)
+            except (NoRunYet, NotStarted) as exc:
+                if len(targets) == 1:
+                    raise
+                failed += 1
+                error(f"{target.workflow.label}: {_no_run(exc)}")
+            except RunnerError as exc:
+                unreachable = isinstance(exc, ApiError) and exc.retryable
+                if len(targets) == 1 or unreachable or isinstance(exc, (AuthError, UsageError)):
+                    raise
+                failed += 1
+                error(f"{target.workflow.label}: {exc}")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _reset_one(
+    resetter: Resetter,
+    target: WorkflowConfig,
+    changes: list[Change],
+    hashes: dict[str, Digest],
+    asked: Rule | None,
+    reason: str | None,
+    yes: bool,
+) -> None:
+    """One pinned run reset, said as `npx output workflow reset` says it."""
+    from runner.plan import Change, counted
+
+    pin = resetter.resolve(target, {}).pin
+    decision = None
+    if asked is not None:
+        # Like `npx output workflow reset --step`: keep that step, re-run what follows.
+        decision = resetter.runs.decide(pin, [Change(rule=asked, files=())])
+        if decision.kind == "none":
+            raise RunnerError(f"no reset: {decision.why}")
+    outcome = resetter.apply(
+        target,
+        changes,
+        pin=pin,
+        hashes=hashes,
+        reason=reason,
+        decision=decision,
+        confirm=_confirm(yes),
+    )
     for note in outcome.notes:
         warn(note)
     chosen = outcome.decision
@@ -146,8 +198,7 @@ def reset(
     if chosen.kind == "reset":
         typer.echo(f"Reset after step: {chosen.anchor}")
     if chosen.again:
-        again = counted(chosen.again)
-        typer.echo(f"Runs again: {again} (it had not finished at the reset point)")
+        typer.echo(f"Runs again: {counted(chosen.again)} (it had not finished at the reset point)")
     typer.echo(f"Reason: {outcome.reason}")
 
 
@@ -176,20 +227,21 @@ def status(
     as_json: JsonOption = False,
 ) -> None:
     """Show each pinned run: its status, its steps, and the files mapped to them."""
-    from runner.errors import NoRunYet
     from runner.usage import Totals
     from runner.wording import totals_line
 
     setup_logging(False)
     cfg = load(config)
+    slots = pinned_slots(cfg)
     documents: list[dict[str, Any]] = []
     with open_resetter(cfg) as resetter:
-        for workflow in cfg.workflows:
+        for slot in slots:
             try:
-                documents.append(_status_of(resetter, workflow))
-            except NoRunYet:
-                # A normal state: the first run of the type gets pinned when there is one.
-                documents.append({"workflow": workflow.label, "status": "no run yet"})
+                documents.append(_status_of(resetter, slot.workflow))
+            except (NoRunYet, NotStarted):
+                # A normal state: the first run of the type gets pinned when there is one (a
+                # dataset case's, started by `watch`).
+                documents.append({"workflow": slot.workflow.label, "status": "no run yet"})
         totals = Totals()
         for entry in resetter.audit.read():
             if entry.get("outcome") in ("done", "recovered"):
@@ -327,15 +379,18 @@ def validate(
     mapped = matcher.mapped_files()
     for warning in _file_warnings(cfg, matcher, mapped, str(config)):
         warn(warning)
+    slots = pinned_slots(cfg)
     rules = sum(len(w.rules) for w in cfg.workflows)
+    cases = sum(1 for s in slots if s.workflow.case is not None)
     summary = (
         f"{plural(len(cfg.workflows), 'workflow')}, {plural(rules, 'rule')}, "
         f"{plural(len(mapped), 'mapped file')}"
+        + (f", {plural(cases, 'dataset case')}" if cases else "")
     )
     problems: list[str] = []
     checked = ""
     if not offline:
-        checked = _check_steps(cfg, str(config), problems)
+        checked = _check_steps(cfg, slots, str(config), problems)
     for problem in problems:
         error(problem)
     if problems:
@@ -367,19 +422,22 @@ def _file_warnings(cfg: Config, matcher: Matcher, mapped: list[str], shown: str)
     return warnings
 
 
-def _check_steps(cfg: Config, shown: str, problems: list[str]) -> str:
-    """Check every entry's step names (rules and `steps:`) against its pinned run; say what
-    could not be checked. A refused token is a failure (exit 1), not a note."""
-    from runner.errors import NoRunYet
-
+def _check_steps(cfg: Config, slots: list[Slot], shown: str, problems: list[str]) -> str:
+    """Check every entry's step names (rules and `steps:`) against a pinned run of it (the
+    first that has one: its runs share the rules); say what could not be checked. A refused
+    token is a failure (exit 1), not a note."""
     notes: list[str] = []
     try:
         with open_resetter(cfg) as resetter:
-            for workflow in cfg.workflows:
-                try:
-                    problems += _step_problems(resetter, workflow, shown)
-                except NoRunYet:
-                    notes.append(workflow.type or workflow.label)
+            for index, entry in enumerate(cfg.workflows):
+                for slot in (s for s in slots if s.index == index):
+                    try:
+                        problems += _step_problems(resetter, slot.workflow, shown)
+                        break
+                    except (NoRunYet, NotStarted):
+                        continue
+                else:
+                    notes.append(entry.type or entry.label)
             where = resetter.engine.description
     except AuthError:
         raise

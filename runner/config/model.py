@@ -176,6 +176,11 @@ class Config:
     debounce_ms: int
     ignore: tuple[str, ...]
     workflows: tuple[WorkflowConfig, ...]
+    shown_as: str = ""  # the file as the user named it, for file:line:col in messages
+
+    @property
+    def shown(self) -> str:
+        return self.shown_as or str(self.path)
 
     @property
     def root(self) -> Path:

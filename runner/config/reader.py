@@ -128,6 +128,7 @@ class _Reader(Nodes):
             debounce_ms=debounce_ms,
             ignore=ignore,
             workflows=workflows,
+            shown_as=self.shown_as,
         )
 
     def workflows(self, node: yaml.Node) -> tuple[WorkflowConfig, ...]:

@@ -1,0 +1,225 @@
+"""A `datasets:` entry on the board: one tracker per case, one summary per burst, and the
+entry's evals once every case's new run has ended (events in, actions out; no threads)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from runner.actions import (
+    Announce,
+    FollowRun,
+    ResetRun,
+    RunEvals,
+    Settings,
+    StartRun,
+    WaitWorker,
+    slots_of,
+)
+from runner.board import Board
+from runner.config import RuleRef, parse_config
+from runner.errors import ApiError, NotStarted, OtherRunRunning
+from runner.reports import CasesDecided, Decided, Pinned
+from runner.wording import cases_line
+from tests.unit.test_board import EDIT_WALL, notices, only, outcome, pin, result, said
+
+CONFIG = """\
+workflows:
+  - type: blog
+    datasets: all
+    rules:
+      - files: src/prompts/score.prompt
+        rerun: score
+  - id: other-1
+    rules:
+      - files: src/other.prompt
+        rerun: draft
+"""
+SCORE = "src/prompts/score.prompt"
+OTHER = "src/other.prompt"
+CASES = [("basic", '{"q":1}'), ("long", '{"q":2}'), ("empty", '{"q":3}')]
+
+
+class Routes:
+    def rules_for(self, rel: str) -> tuple[RuleRef, ...]:
+        return {SCORE: (RuleRef(0, 0),), OTHER: (RuleRef(1, 0),)}.get(rel, ())
+
+    def reloads(self, rel: str) -> bool:
+        return True
+
+
+def board(cases: list[tuple[str, str]] = CASES, **settings: object) -> Board:
+    entries = parse_config(CONFIG, path=Path("/p/output-reset.yaml"), shown_as="c").workflows
+    return Board(slots_of(entries, {0: cases}), Routes(), Settings(**settings))  # type: ignore[arg-type]
+
+
+def pinned_all(b: Board) -> None:
+    b.start()
+    for t in b.trackers:
+        wid = t.workflow.id or ""
+        b.pinned(0.0, t.serial, result(pin(f"{wid}-r1", wid)))
+
+
+def burst(b: Board) -> list[ResetRun]:
+    """Save the prompt of the dataset entry and let the worker reload: one ResetRun per case."""
+    waits = only(b.edits(1.0, EDIT_WALL, {SCORE: "h2"}), WaitWorker)
+    assert len(waits) == 1  # one wait for the whole entry, not one per case
+    return only(b.worker_seen(20.0, waits[0].ticket, "catalog-2", EDIT_WALL + 5), ResetRun)
+
+
+def test_each_case_is_a_tracker_with_its_deterministic_workflow_id() -> None:
+    b = board()
+    assert [t.label for t in b.trackers] == ["blog/basic", "blog/long", "blog/empty", "other-1"]
+    assert [t.workflow.id for t in b.trackers[:3]] == [
+        "blog-case-basic",
+        "blog-case-long",
+        "blog-case-empty",
+    ]
+
+
+def test_cases_without_a_run_are_started_once_and_said_in_one_line() -> None:
+    b = board()
+    b.start()
+    first, second, third, other = b.trackers
+    b.pinned(0.0, first.serial, result(pin("r1", "blog-case-basic")))
+    b.pin_failed(0.0, second.serial, NotStarted("no run of blog-case-long yet"))
+    b.pin_failed(0.0, third.serial, NotStarted("no run of blog-case-empty yet"))
+    actions = b.pinned(0.0, other.serial, result(pin("o1", "other-1")))
+    assert only(actions, Announce)
+    assert notices(actions) == ["starting 2 dataset runs of blog: a full run each, this once"]
+    assert [s.serial for s in only(actions, StartRun)] == [second.serial, third.serial]
+    # Pinned later (the started runs), they are not started again.
+    again = b.pinned(1.0, second.serial, result(pin("s1", "blog-case-long"), source="started"))
+    assert not only(again, StartRun)
+
+
+def test_a_dry_run_starts_no_case() -> None:
+    b = board(dry_run=True)
+    b.start()
+    for t in b.trackers[:3]:
+        b.pin_failed(0.0, t.serial, NotStarted("none"))
+    actions = b.pinned(0.0, b.trackers[3].serial, result(pin("o1", "other-1")))
+    assert not only(actions, StartRun)
+    assert notices(actions) == [
+        "no run yet of blog/basic, blog/long, blog/empty; a dry run starts none"
+    ]
+
+
+def test_one_save_resets_every_case_and_says_one_summary_when_the_last_comes_back() -> None:
+    b = board()
+    pinned_all(b)
+    resets = burst(b)
+    assert [r.pin.workflow_id for r in resets] == [
+        "blog-case-basic",
+        "blog-case-long",
+        "blog-case-empty",
+    ]
+    serials = [t.serial for t in b.trackers[:3]]
+    first = b.reset_done(21.0, serials[0], outcome(resets[0], "n1"))
+    second = b.reset_done(21.0, serials[1], outcome(resets[1], "n2"))
+    assert not said(first)  # no per-case decision line
+    assert not said(second)
+    assert [f.run_id for f in only(first + second, FollowRun)] == ["n1", "n2"]
+    last = b.reset_done(21.5, serials[2], outcome(resets[2], "n3"))
+    summaries = [r for r in said(last) if isinstance(r, CasesDecided)]
+    assert len(summaries) == 1
+    assert summaries[0].label == "blog"
+    assert [c.label for c in summaries[0].cases] == ["blog/basic", "blog/long", "blog/empty"]
+    assert not only(last, RunEvals)  # the runs have not finished
+
+
+def test_evals_are_due_once_every_new_run_has_ended_with_their_outputs() -> None:
+    b = board()
+    pinned_all(b)
+    resets = burst(b)
+    serials = [t.serial for t in b.trackers[:3]]
+    for serial, reset, run in zip(serials, resets, ["n1", "n2", "n3"], strict=True):
+        b.reset_done(21.0, serial, outcome(reset, run))
+    assert not b.followed(serials[0], "n1", "completed", {"score": 7})
+    assert not b.followed(serials[2], "n3", "completed", {"score": 2})
+    due = only(b.followed(serials[1], "n2", "failed", None), RunEvals)
+    assert len(due) == 1
+    assert due[0].entry.type == "blog"
+    assert [(c.case, c.run_id, c.output, c.output_known) for c in due[0].cases] == [
+        ("basic", "n1", {"score": 7}, True),
+        ("long", "n2", None, True),
+        ("empty", "n3", {"score": 2}, True),
+    ]
+    # The same ends seen again (a follower's late word) do not run the evals twice.
+    assert not b.followed(serials[1], "n2", "failed", None)
+
+
+def test_a_case_that_could_not_be_reset_is_in_the_summary_and_the_others_go_on() -> None:
+    b = board()
+    pinned_all(b)
+    resets = burst(b)
+    serials = [t.serial for t in b.trackers[:3]]
+    b.reset_done(21.0, serials[0], outcome(resets[0], "n1"))
+    b.reset_failed(21.0, serials[1], OtherRunRunning("blog-case-long has a run still running"))
+    last = b.reset_done(21.0, serials[2], outcome(resets[2], "n3"))
+    (summary,) = [r for r in said(last) if isinstance(r, CasesDecided)]
+    errors = {c.label: c.error for c in summary.cases}
+    assert errors["blog/basic"] is None
+    assert "still running" in str(errors["blog/long"])
+    b.followed(serials[0], "n1", "completed", "a")
+    due = only(b.followed(serials[2], "n3", "completed", "c"), RunEvals)
+    # The case not reset is judged on its pinned run, whose output is read from its history.
+    assert [(c.case, c.run_id, c.output_known) for c in due[0].cases] == [
+        ("basic", "n1", True),
+        ("long", "blog-case-long-r1", False),
+        ("empty", "n3", True),
+    ]
+
+
+def test_a_follow_cut_off_before_the_end_runs_no_evals() -> None:
+    b = board()
+    pinned_all(b)
+    resets = burst(b)
+    serials = [t.serial for t in b.trackers[:3]]
+    for serial, reset, run in zip(serials, resets, ["n1", "n2", "n3"], strict=True):
+        b.reset_done(21.0, serial, outcome(reset, run))
+    b.followed(serials[0], "n1", "completed", "a")
+    b.followed(serials[1], "n2", None)  # replaced before it ended
+    assert not only(b.followed(serials[2], "n3", "completed", "c"), RunEvals)
+
+
+def test_the_api_down_for_every_case_is_said_once() -> None:
+    b = board()
+    pinned_all(b)
+    resets = burst(b)
+    down = ApiError("cannot reach http://localhost:3001", retryable=True)
+    actions = []
+    for t in b.trackers[:3]:
+        actions += b.reset_failed(21.0, t.serial, down)
+    (summary,) = [r for r in said(actions) if isinstance(r, CasesDecided)]
+    assert notices(actions) == []  # said in the summary, once for the three
+    assert cases_line(summary) == (
+        "blog: basic, long and empty: not reset: cannot reach http://localhost:3001; "
+        "will keep retrying"
+    )
+    # Retried later, together: a new round, with its own summary.
+    retried = only(b.tick(b.deadline() or 0.0), ResetRun)
+    assert [r.serial for r in retried] == [r.serial for r in resets]
+    back = []
+    for t, reset in zip(b.trackers[:3], retried, strict=True):
+        back += b.reset_done(90.0, t.serial, outcome(reset, f"n-{t.serial}"))
+    assert notices(back) == ["the API answers again"]
+    assert len([r for r in said(back) if isinstance(r, CasesDecided)]) == 1
+
+
+def test_an_entry_not_fanned_out_still_gets_its_own_decision_line() -> None:
+    b = board()
+    pinned_all(b)
+    waits = only(b.edits(1.0, EDIT_WALL, {OTHER: "o2"}), WaitWorker)
+    (reset,) = only(b.worker_seen(20.0, waits[0].ticket, "c2", EDIT_WALL + 5), ResetRun)
+    assert reset.pin.workflow_id == "other-1"
+    back = b.reset_done(21.0, b.trackers[3].serial, outcome(reset, "o2"))
+    assert [type(r) for r in said(back)][:1] == [Decided]
+
+
+def test_pinned_lines_name_the_case() -> None:
+    b = board()
+    b.start()
+    t = b.trackers[1]
+    actions = b.pinned(0.0, t.serial, result(pin("r", "blog-case-long")))
+    (line,) = [r for r in said(actions) if isinstance(r, Pinned)]
+    assert line.label == "blog/long"
