@@ -6,6 +6,13 @@ only ever written by `output-reset save-datasets`.
 
 from __future__ import annotations
 
-from runner.datasets.read import Case, Datasets, eval_input, read_datasets, workflow_folder
+from runner.datasets.read import (
+    Case,
+    Datasets,
+    datasets_in,
+    eval_input,
+    read_datasets,
+    workflow_folder,
+)
 
-__all__ = ["Case", "Datasets", "eval_input", "read_datasets", "workflow_folder"]
+__all__ = ["Case", "Datasets", "datasets_in", "eval_input", "read_datasets", "workflow_folder"]

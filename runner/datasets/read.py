@@ -67,6 +67,11 @@ def read_datasets(root: Path, workflow_type: str) -> Datasets:
     if folder is None:
         problem = f"no folder under src/workflows declares workflow {workflow_type}"
         return Datasets(folder=None, cases=(), problems=(problem,))
+    return datasets_in(folder, root)
+
+
+def datasets_in(folder: Path, root: Path) -> Datasets:
+    """The cases in `<folder>/tests/datasets` (`folder`: a workflow's folder)."""
     datasets = folder / DATASETS
     cases: list[Case] = []
     problems: list[str] = []

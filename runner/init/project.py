@@ -47,6 +47,7 @@ class Workflow:
     disable_trace: bool
     calls: tuple[Step | str, ...] = ()  # its steps, and the child workflows it starts (by name)
     is_eval: bool = False  # evalWorkflow({ evals }): `calls` are in the order of `evals`
+    cases: tuple[str, ...] = ()  # the names of its dataset cases (tests/datasets/*.yml)
 
     @property
     def steps(self) -> tuple[Step, ...]:

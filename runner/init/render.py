@@ -117,7 +117,10 @@ def _entry(
     lines = [""]
     for text in _about(project, workflow, show):
         lines += _comment(text, indent="  ")
-    if pin is not None:
+    if workflow.cases:
+        item = f"  - type: {_scalar(workflow.name)}"
+        why = "one pinned run per dataset case"
+    elif pin is not None:
         item = f"  - id: {_scalar(pin)}"
         why = f"latest run of {workflow.name} when this file was written"
     elif asked:
@@ -130,6 +133,8 @@ def _entry(
         lines.append(f"{item}  # {why}")
     else:
         lines += [f"  # {why[0].upper()}{why[1:]}.", item]
+    if workflow.cases:
+        lines.append("    datasets: all")
     lines.append("    rules:")
     section = -1
     for draft in drafts(project, workflow, show):
@@ -162,6 +167,8 @@ def _about(project: Project, workflow: Workflow, show: Show) -> list[str]:
             f"{workflow.name} has no steps of its own; starts children {children}. It is "
             f"declared in {where}."
         ]
+    if workflow.cases:
+        about.append(_datasets_about(project, workflow, show))
     if workflow.disable_trace:
         about.append(
             "Tracing is off (disableTrace: true): re-running its first step starts a fresh run "
@@ -182,6 +189,24 @@ def _about(project: Project, workflow: Workflow, show: Show) -> list[str]:
             "child's step is named child#step)."
         )
     return about
+
+
+def _datasets_about(project: Project, workflow: Workflow, show: Show) -> str:
+    cases = workflow.cases
+    named = ", ".join(cases[:6]) + (f" and {len(cases) - 6} more" if len(cases) > 6 else "")
+    where = show(workflow.directory / "tests" / "datasets")
+    evals = f"{workflow.name}_eval"
+    judged = (
+        f"{evals} judges them after each save (or `output-reset eval`, now)."
+        if any(w.name == evals for w in project.workflows)
+        else f"add an eval workflow {evals} to have each save judge them."
+    )
+    count = "1 case" if len(cases) == 1 else f"{len(cases)} cases"
+    return (
+        f"Its datasets ({where}) hold {count}: {named}. Each case gets its own pinned run "
+        f"(workflow id {workflow.name}-case-<case>, started once with the case's input), all "
+        f"reset together on each save; {judged}"
+    )
 
 
 def _comment(text: str, *, indent: str) -> list[str]:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from runner.datasets import datasets_in
 from runner.errors import UsageError
 from runner.init.follow import Ref, Walk
 from runner.init.layout import find_files, is_code
@@ -178,6 +179,7 @@ class Scanner:
             disable_trace=header.disable_trace,
             calls=tuple(calls),
             is_eval=header.is_eval,
+            cases=() if header.is_eval else _cases(header.file.parent, self.root),
         )
 
     def _local_steps(self, folder: Path) -> list[Step]:
@@ -227,3 +229,8 @@ class Scanner:
         else:
             what = "calls no step, evaluator or child workflow that could be found"
         self.reader.warn(workflow.file, None, f"{workflow.name} {what}; not listed")
+
+
+def _cases(folder: Path, root: Path) -> tuple[str, ...]:
+    """The workflow's dataset cases (a file that cannot be read is for `validate` to name)."""
+    return tuple(datasets_in(folder, root).names())

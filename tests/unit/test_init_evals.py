@@ -164,3 +164,39 @@ def test_a_verify_that_is_not_the_evals_one_declares_nothing(tmp_path: Path) -> 
     scanned = scan_project(tmp_path)
     assert scanned.warnings == ()
     assert [s.name for s in scanned.workflows[0].steps] == ["check_token"]
+
+
+def test_a_workflow_with_datasets_pins_one_run_per_case(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    (root / "src/workflows/simple/tests/datasets/more.yml").write_text(
+        "long:\n  input: {values: [1, 2]}\nempty:\n  input: {values: []}\n"
+    )
+    # Even with a run to pin by id, a dataset entry pins by type: one run per case.
+    text = render_config(scan_project(root), config_dir=root, pins={"simple": "simple-42"})
+    entry = text.split("  - type: simple  # one pinned run per dataset case\n", 1)[1]
+    assert entry.startswith("    datasets: all\n    rules:\n")
+    assert "simple-42" not in text
+    flat = " ".join(line.strip().removeprefix("# ") for line in text.splitlines())
+    assert (
+        "Its datasets (src/workflows/simple/tests/datasets) hold 3 cases: basic, long, empty. "
+        "Each case gets its own pinned run (workflow id simple-case-<case>, started once with "
+        "the case's input), all reset together on each save; simple_eval judges them after "
+        "each save (or `output-reset eval`, now)." in flat
+    )
+    # The workflow without datasets, and the eval workflows, stay one pinned run each.
+    assert text.count("datasets: all") == 1
+    config = load(text, root)
+    by_type = {w.type: w for w in config.workflows}
+    assert by_type["simple"].datasets == "all"
+    assert by_type["tone"].datasets is None
+
+
+def test_datasets_without_an_eval_workflow_say_how_to_judge_them(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    (root / "src/workflows/tone/tests/datasets").mkdir()
+    (root / "src/workflows/tone/tests/datasets/calm.yaml").write_text("calm:\n  input: {}\n")
+    (root / "src/workflows/tone/tests/evals/workflow.ts").unlink()
+    text = render_config(scan_project(root), config_dir=root)
+    flat = " ".join(line.strip().removeprefix("# ") for line in text.splitlines())
+    assert "hold 1 case: calm." in flat
+    assert "add an eval workflow tone_eval to have each save judge them." in flat
