@@ -111,7 +111,8 @@ class Board:
     def _settle(self, tracker: Tracker, now: float) -> list[Action]:
         """Before the ready line, count the first pin attempts; after the last, go."""
         if self._announced:
-            return tracker.begin(now, dry_run=self.settings.dry_run) if tracker.pin else []
+            began = tracker.begin(now, dry_run=self.settings.dry_run) if tracker.pin else []
+            return began + self._start_when_pinned(tracker.index)
         self._settled.add(tracker.serial)
         if any(t.serial not in self._settled for t in self.trackers):
             return []
@@ -128,16 +129,26 @@ class Board:
                 actions += self._process(t, now)
         return actions
 
+    def _start_when_pinned(self, index: int) -> list[Action]:
+        """After start-up (a dataset file edited): once every case of the entry has been
+        looked up, start the ones without a run, together (one line for them all)."""
+        cases = [t for t in self.trackers if t.index == index]
+        if any(t.busy and t.pin is None for t in cases):
+            return []
+        return self._start_cases([t for t in cases if t.to_start])
+
     def _start_cases(self, trackers: list[Tracker]) -> list[Action]:
         """Dataset cases with no run with their input: one run each, said once per entry."""
         if not trackers:
             return []
+        for tracker in trackers:
+            tracker.to_start = False
+            tracker.no_run_yet = True
         if self.settings.dry_run:
             names = ", ".join(t.label for t in trackers)
             return [Say(Notice(f"no run yet of {names}; a dry run starts none", level="info"))]
         by_entry: dict[str, int] = {}
         for tracker in trackers:
-            tracker.to_start = False
             name = tracker.workflow.case_of or tracker.label
             by_entry[name] = by_entry.get(name, 0) + 1
         said = [
@@ -161,9 +172,8 @@ class Board:
         tracker.busy = False
         actions: list[Action] = []
         if isinstance(error, NotStarted):
-            tracker.to_start = True
-            if self._announced:
-                actions += self._start_cases([tracker])
+            # A dry run starts none, and says so once per case.
+            tracker.to_start = not (self.settings.dry_run and tracker.no_run_yet)
         elif isinstance(error, NoRunYet):
             first = not tracker.no_run_yet
             tracker.no_run_yet = True

@@ -36,7 +36,7 @@ class Cases:
                 self.folders[index] = found.folder
             named = {c.name: c for c in found.cases}
             chosen = list(named) if entry.datasets == "all" else list(entry.datasets)
-            self._check(index, entry, chosen, sorted(named))
+            self._check(index, entry, chosen, sorted(named), found.problems)
             cases[index] = [(name, named[name].input_json) for name in chosen]
             if not chosen:
                 warnings.append(f"{entry.type}: no dataset case found, so nothing is pinned")
@@ -54,13 +54,23 @@ class Cases:
         return path.suffix in (".yml", ".yaml") and path.parent in self.folders.values()
 
     def _check(
-        self, index: int, entry: WorkflowConfig, chosen: Sequence[str], known: list[str]
+        self,
+        index: int,
+        entry: WorkflowConfig,
+        chosen: Sequence[str],
+        known: list[str],
+        problems: Sequence[str],
     ) -> None:
         for name in chosen:
             if name in known:
                 continue
             close = difflib.get_close_matches(name, known, n=1)
-            hint = f'; did you mean "{close[0]}"?' if close else f" (it has: {', '.join(known)})"
+            if close:
+                hint = f'; did you mean "{close[0]}"?'
+            elif known:
+                hint = f" (it has: {', '.join(known)})"
+            else:
+                hint = f" ({problems[0]})" if problems else " (they hold no case)"
             line, col = entry.datasets_at
             raise ConfigError(
                 f"{self.config.shown}:{line}:{col}: workflows[{index}].datasets: no case "

@@ -377,9 +377,9 @@ def validate(
     cfg = load(config)
     matcher = Matcher(cfg)
     mapped = matcher.mapped_files()
+    slots = pinned_slots(cfg)  # a case that does not exist is a config error: said alone
     for warning in _file_warnings(cfg, matcher, mapped, str(config)):
         warn(warning)
-    slots = pinned_slots(cfg)
     rules = sum(len(w.rules) for w in cfg.workflows)
     cases = sum(1 for s in slots if s.workflow.case is not None)
     summary = (

@@ -223,3 +223,14 @@ def test_pinned_lines_name_the_case() -> None:
     actions = b.pinned(0.0, t.serial, result(pin("r", "blog-case-long")))
     (line,) = [r for r in said(actions) if isinstance(r, Pinned)]
     assert line.label == "blog/long"
+
+
+def test_a_dry_run_says_once_that_it_starts_no_case() -> None:
+    b = board(dry_run=True)
+    b.start()
+    for t in b.trackers[:3]:
+        b.pin_failed(0.0, t.serial, NotStarted("none"))
+    b.pinned(0.0, b.trackers[3].serial, result(pin("o1", "other-1")))
+    # Looked up again (a reconfigure, a retry): not said again.
+    again = b.pin_failed(1.0, b.trackers[0].serial, NotStarted("none"))
+    assert notices(again) == []

@@ -1,0 +1,208 @@
+"""`watch` on a `datasets:` entry against the API double (real files, real HTTP on loopback):
+one run per case, started once; one save resets every case once; a dataset file edited while
+watching re-pins its cases; faults in the middle of a fan-out."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from runner.daemon import Options
+from runner.reports import CasesDecided, Notice, Pinned, RunFinished
+from tests.daemon_harness import Running
+from tests.fakeapi import FakeOutputApi
+from tests.integration.test_watch_api import api
+
+WORKFLOW = "src/workflows/probe_three"
+POLISH = f"{WORKFLOW}/prompts/polish@v1.prompt"
+CASES = {"basic": "alpha beta", "long": "alpha beta gamma delta", "short": "alpha"}
+
+
+def dataset(cases: dict[str, str]) -> str:
+    return "".join(f"{name}:\n  input:\n    text: {text}\n" for name, text in cases.items())
+
+
+def project(root: Path, cases: dict[str, str] = CASES) -> Path:
+    folder = root / WORKFLOW
+    (folder / "prompts").mkdir(parents=True)
+    (folder / "tests" / "datasets").mkdir(parents=True)
+    (folder / "workflow.ts").write_text("export default workflow({ name: 'probe_three' });\n")
+    (root / POLISH).write_text("<user>polish v1</user>\n")
+    (folder / "tests" / "datasets" / "cases.yml").write_text(dataset(cases))
+    config = root / "output-reset.yaml"
+    config.write_text(
+        "debounce_ms: 50\nworkflows:\n  - type: probe_three\n    datasets: all\n    rules:\n"
+        f"      - files: {POLISH}\n        rerun: polishDraft\n"
+    )
+    return config
+
+
+def case_ran(fake: FakeOutputApi, case: str, text: str) -> str:
+    workflow_id = f"probe_three-case-{case}"
+    run_id = fake.start_run("probe_three", workflow_id, {"text": text})
+    fake.wait_closed(workflow_id, run_id)
+    return run_id
+
+
+def starts(fake: FakeOutputApi) -> list[tuple[str, object]]:
+    found = []
+    for request in fake.requests:
+        if request.method == "POST" and request.path == "/workflow/start":
+            body = json.loads(request.body)
+            found.append((body["workflowId"], body["input"]))
+    return found
+
+
+def finished(running: Running, count: int) -> list[RunFinished]:
+    return [running.wait_for(RunFinished, timeout=10) for _ in range(count)]
+
+
+def test_cases_without_a_run_are_started_once_then_one_save_resets_each_once(
+    tmp_path: Path, fake: FakeOutputApi
+) -> None:
+    config = project(tmp_path)
+    basic = case_ran(fake, "basic", CASES["basic"])
+    engine = api(fake)
+    try:
+        with Running(config, engine, Options(wait_worker=False)) as running:
+            started = running.wait_for(Notice)
+            assert started.message == (
+                "starting 2 dataset runs of probe_three: a full run each, this once"
+            )
+            finished(running, 2)  # the two started runs, followed to their end
+            (tmp_path / POLISH).write_text("<user>polish v2</user>\n")
+            summary = running.wait_for(CasesDecided, timeout=10)
+            ends = finished(running, 3)
+    finally:
+        engine.close()
+    assert sorted(starts(fake)) == [
+        ("probe_three-case-long", {"text": CASES["long"]}),
+        ("probe_three-case-short", {"text": CASES["short"]}),
+    ]
+    resets = fake.reset_requests()
+    assert sorted(r.path.split("/")[2] for r in resets) == [
+        "probe_three-case-basic",
+        "probe_three-case-long",
+        "probe_three-case-short",
+    ]
+    assert f"/workflow/probe_three-case-basic/runs/{basic}/reset" in {r.path for r in resets}
+    assert [c.label for c in summary.cases] == [
+        "probe_three/basic",
+        "probe_three/long",
+        "probe_three/short",
+    ]
+    assert {e.case for e in ends} == {"basic", "long", "short"}
+    for end in ends:
+        # Only the edited step ran again in each case's new run.
+        assert fake.invocations(end.run_id) == ["polishDraft"]
+        assert end.status == "completed"
+
+
+def test_a_restarted_watch_finds_the_case_runs_and_starts_none(
+    tmp_path: Path, fake: FakeOutputApi
+) -> None:
+    config = project(tmp_path)
+    runs = {case: case_ran(fake, case, text) for case, text in CASES.items()}
+    engine = api(fake)
+    try:
+        with Running(config, engine, Options(wait_worker=False)) as running:
+            pinned = [running.wait_for(Pinned) for _ in CASES]
+    finally:
+        engine.close()
+    assert starts(fake) == []
+    assert {(p.label, p.run_id) for p in pinned} == {
+        (f"probe_three/{case}", run) for case, run in runs.items()
+    }
+
+
+def test_a_dataset_file_edited_while_watching_repins_the_cases_it_changed(
+    tmp_path: Path, fake: FakeOutputApi
+) -> None:
+    config = project(tmp_path)
+    for case, text in CASES.items():
+        case_ran(fake, case, text)
+    engine = api(fake)
+    edited = {**CASES, "long": "a new long input", "extra": "one more"}
+    del edited["short"]
+    try:
+        with Running(config, engine, Options(wait_worker=False)) as running:
+            for _ in CASES:
+                running.wait_for(Pinned)
+            file = tmp_path / WORKFLOW / "tests" / "datasets" / "cases.yml"
+            file.write_text(dataset(edited))
+            changed = running.wait_for(Notice, timeout=10)
+            assert changed.message == "datasets changed: 3 cases now"
+            said = running.wait_for(Notice, timeout=10)
+            finished(running, 2)
+    finally:
+        engine.close()
+    assert said.message == "starting 2 dataset runs of probe_three: a full run each, this once"
+    assert sorted(starts(fake)) == [
+        ("probe_three-case-extra", {"text": "one more"}),
+        ("probe_three-case-long", {"text": "a new long input"}),
+    ]
+    assert fake.reset_requests() == []
+
+
+def test_one_case_refused_with_409_is_said_and_the_others_are_reset(
+    tmp_path: Path, fake: FakeOutputApi
+) -> None:
+    config = project(tmp_path)
+    for case, text in CASES.items():
+        case_ran(fake, case, text)
+    fake.inject(
+        "POST",
+        r"/workflow/probe_three-case-long/runs/[^/]+/reset$",
+        status=409,
+        body={
+            "error": "StepNotCompletedError",
+            "message": 'Step "draftOutline" has not completed. Cannot reset to an incomplete step.',
+        },
+    )
+    engine = api(fake)
+    try:
+        with Running(config, engine, Options(wait_worker=False)) as running:
+            (tmp_path / POLISH).write_text("<user>polish v2</user>\n")
+            summary = running.wait_for(CasesDecided, timeout=10)
+            ends = finished(running, 2)
+    finally:
+        engine.close()
+    by_case = {c.label: c for c in summary.cases}
+    refused = by_case["probe_three/long"]
+    assert refused.decision is None
+    assert "has not completed" in str(refused.error)
+    assert {e.case for e in ends} == {"basic", "short"}
+    assert len(fake.reset_requests()) == 3  # each sent once; the refused one not again
+
+
+def test_the_api_down_in_the_middle_of_a_fan_out_resets_each_case_once_when_back(
+    tmp_path: Path, fake: FakeOutputApi
+) -> None:
+    config = project(tmp_path)
+    for case, text in CASES.items():
+        case_ran(fake, case, text)
+    # The first reset goes through; the API dies as it answers it.
+    fake.inject_delay("POST", r"/reset$", 0.3, times=None)
+    engine = api(fake)
+    try:
+        with Running(config, engine, Options(wait_worker=False)) as running:
+            (tmp_path / POLISH).write_text("<user>polish v2</user>\n")
+            fake.wait_for_request(lambda r: r.method == "POST" and r.path.endswith("/reset"))
+            fake.set_down(True)
+            time.sleep(1.0)
+            fake.set_down(False)
+            fake.clear_faults()
+            ends = finished(running, 3)  # each case's new run, followed to its end
+    finally:
+        engine.close()
+    per_case: dict[str, int] = {}
+    for request in fake.reset_requests():
+        case = request.path.split("/")[2]
+        per_case[case] = per_case.get(case, 0) + 1
+    assert sorted(per_case) == [f"probe_three-case-{c}" for c in sorted(CASES)]
+    assert {e.case for e in ends} == set(CASES)
+    # One new run per case, whatever got through before the API went down.
+    for case in CASES:
+        workflow_id = f"probe_three-case-{case}"
+        assert len(fake.run_ids(workflow_id)) == 2, (workflow_id, fake.run_ids(workflow_id))
