@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import idle, planning, reaction, startup, storm
+from bench import fanout, idle, planning, reaction, startup, storm
 from bench.common import REPO, Section, say
 from bench.report import load_average, plain, render
 
@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, Callable[[bool], Section]] = {
     "idle": idle.run,
     "planning": planning.run,
     "startup": startup.run,
+    "fanout": fanout.run,
 }
 
 

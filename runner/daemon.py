@@ -30,7 +30,7 @@ from runner.errors import ConfigError, RunnerError
 from runner.paths import Contents, Matcher, WatchRoot
 from runner.reports import Changed, ConfigReloaded, Notice, Ready, Reporter
 from runner.resetter import Resetter
-from runner.runs import Runs
+from runner.runs import CLOSED_HISTORIES, Runs
 from runner.state import StateStore
 from runner.watch import Watcher
 
@@ -100,6 +100,7 @@ class Daemon:
         self._cases = Cases(config)
         self._case_warnings = self._cases.read()  # a case the config names must exist
         self._board = Board(self._cases.slots(), self._matcher, settings)
+        self._keep_histories()
         self._effects = Effects(
             engine,
             self.runs,
@@ -240,6 +241,7 @@ class Daemon:
         if after != before:
             self.report(Notice(f"datasets changed: {self._cases.count()} cases now", level="info"))
             self._act(self._board.reconfigure(after, self._matcher, now))
+            self._keep_histories()
 
     def _refresh_watches(self) -> None:
         if self._watcher is None:
@@ -273,6 +275,7 @@ class Daemon:
         self._say_all(warnings + self._contents.index(self._matcher.mapped_files()))
         self.report(ConfigReloaded(fresh.path.name))
         self._act(self._board.reconfigure(cases.slots(), self._matcher, now))
+        self._keep_histories()
         return True
 
     # -- carrying out the board's actions -------------------------------------------------------
@@ -292,6 +295,10 @@ class Daemon:
                 and any(r.workflow == action.index for r in self._matcher.rules_for(rel))
             )
         )
+
+    def _keep_histories(self) -> None:
+        """Each pin's closed history and the one before it stay read (20 cases: 40)."""
+        self.runs.keep = max(CLOSED_HISTORIES, 2 * len(self._board.trackers))
 
     def _say_all(self, warnings: list[str]) -> None:
         for warning in warnings:

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 MAX_CHILDREN = 64  # child histories read to find a re-run step that is not the parent's
 CHILD_DEPTH = 6
-CLOSED_HISTORIES = 16
+CLOSED_HISTORIES = 16  # at least; a watch keeps two per pinned run (the pin and its previous)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,6 +44,7 @@ class Runs:
         # Closed runs never change: their histories are kept, so a reset of a finished run
         # does not read the whole history again (the slow part of reacting to an edit).
         self._closed: OrderedDict[tuple[str, str], RunHistory] = OrderedDict()
+        self.keep = CLOSED_HISTORIES
         self._lock = threading.Lock()
 
     # -- the pin ----------------------------------------------------------------------------
@@ -152,7 +153,7 @@ class Runs:
             return
         with self._lock:
             self._closed[(history.workflow_id, history.run_id)] = history
-            while len(self._closed) > CLOSED_HISTORIES:
+            while len(self._closed) > self.keep:
                 self._closed.popitem(last=False)
 
     def load(
