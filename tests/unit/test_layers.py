@@ -34,6 +34,7 @@ ORDER = (
     "gate",
     "board",
     "engine",
+    "atomic",
     "datasets",
     "paths",
     "watch",
