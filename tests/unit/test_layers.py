@@ -40,6 +40,7 @@ ORDER = (
     "watch",
     "state",
     "auditlog",
+    "iterations",
     "api_answers",
     "output_api",
     "temporal",
