@@ -1,11 +1,22 @@
 """Output's datasets: the test cases of a workflow, kept in `<workflow folder>/tests/datasets`.
 
 read.py finds and reads them as Output's CLI does (docs/output-api.md §8); a dataset file is
-only ever written by `output-reset save-datasets`.
+only ever written by `output-reset save-datasets`, through write.py.
 """
 
 from __future__ import annotations
 
 from runner.datasets.read import Case, Datasets, eval_input, read_datasets, workflow_folder
+from runner.datasets.write import NotWritten, last_eval, last_output, write_cases
 
-__all__ = ["Case", "Datasets", "eval_input", "read_datasets", "workflow_folder"]
+__all__ = [
+    "Case",
+    "Datasets",
+    "NotWritten",
+    "eval_input",
+    "last_eval",
+    "last_output",
+    "read_datasets",
+    "workflow_folder",
+    "write_cases",
+]
