@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,54 +30,67 @@ class AuditLog:
         self.warnings: list[str] = []
 
     def append(self, entry: dict[str, Any]) -> None:
-        line = json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n"
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                # A file name that is not UTF-8 decodes to lone surrogates, which UTF-8 cannot
-                # encode; as `\udce9` they stay a valid JSON escape that reads back the same.
-                os.write(fd, line.encode("utf-8", "backslashreplace"))
-            finally:
-                os.close(fd)
+            append_line(self.path, entry)
         except OSError as exc:
-            self._warn(f"cannot append to {self._shown()}: {exc.strerror or exc}")
+            self._warn(f"cannot append to {_shown(self.path)}: {exc.strerror or exc}")
 
     def read(self) -> list[dict[str, Any]]:
         """Every readable entry, oldest first."""
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return []
-        except OSError as exc:
-            self._warn(f"cannot read {self._shown()}: {exc.strerror or exc}")
-            return []
-        entries: list[dict[str, Any]] = []
-        bad: list[int] = []
-        for number, line in enumerate(raw.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                entry = json.loads(line.decode("utf-8"))
-            except ValueError:  # UnicodeDecodeError is one
-                bad.append(number)
-                continue
-            if isinstance(entry, dict):
-                entries.append(entry)
-            else:
-                bad.append(number)
-        if bad:
-            lines = ", ".join(str(n) for n in bad[:5]) + (" ..." if len(bad) > 5 else "")
-            self._warn(f"{self._shown()}: skipped unreadable line(s) {lines}")
-        return entries
-
-    def _shown(self) -> str:
-        return f"{self.path.parent.name}/{self.path.name}"
+        return read_lines(self.path, self._warn)
 
     def _warn(self, message: str) -> None:
         if message not in self.warnings:
             log.warning(message)
             self.warnings.append(message)
+
+
+def append_line(path: Path, entry: dict[str, Any]) -> None:
+    """Append `entry` as one JSON line, with one write (two writers never interleave).
+    Raises OSError."""
+    line = json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        # A file name that is not UTF-8 decodes to lone surrogates, which UTF-8 cannot
+        # encode; as `\udce9` they stay a valid JSON escape that reads back the same.
+        os.write(fd, line.encode("utf-8", "backslashreplace"))
+    finally:
+        os.close(fd)
+
+
+def read_lines(path: Path, warn: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Every JSON object of a JSON-lines file, in order; lines that cannot be read are
+    skipped with one warning naming them."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        warn(f"cannot read {_shown(path)}: {exc.strerror or exc}")
+        return []
+    entries: list[dict[str, Any]] = []
+    bad: list[int] = []
+    for number, line in enumerate(raw.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line.decode("utf-8"))
+        except ValueError:  # UnicodeDecodeError is one
+            bad.append(number)
+            continue
+        if isinstance(entry, dict):
+            entries.append(entry)
+        else:
+            bad.append(number)
+    if bad:
+        lines = ", ".join(str(n) for n in bad[:5]) + (" ..." if len(bad) > 5 else "")
+        warn(f"{_shown(path)}: skipped unreadable line(s) {lines}")
+    return entries
+
+
+def _shown(path: Path) -> str:
+    return f"{path.parent.name}/{path.name}"
 
 
 def entry(

@@ -30,19 +30,19 @@ def compare_runs(old: RunHistory, new: RunHistory, steps: Sequence[str]) -> list
     diffs: list[OutputDiff] = []
     for step in steps:
         after = _last_result(new, step)
-        if after is _MISSING:
+        if after is MISSING:
             continue
         diffs.append(_diff(step, _last_result(old, step), after))
     if new.status == "completed":
         diffs.append(
-            _diff(RESULT, old.result if old.status == "completed" else _MISSING, new.result)
+            _diff(RESULT, old.result if old.status == "completed" else MISSING, new.result)
         )
     return diffs
 
 
 def render(value: Any) -> str:
     """Strings as they are (prompts and LLM text are multi-line), the rest as indented JSON."""
-    if value is _MISSING:
+    if value is MISSING:
         return ""
     if isinstance(value, str):
         return value
@@ -54,19 +54,25 @@ class _Missing:
         return "<missing>"
 
 
-_MISSING: Any = _Missing()
+MISSING: Any = _Missing()  # no value at all (not even null): renders as nothing
 
 
 def _last_result(history: RunHistory, step: str) -> Any:
     done = [a for a in history.occurrences(step) if a.outcome == "completed"]
-    return done[-1].result if done else _MISSING
+    return done[-1].result if done else MISSING
 
 
-def _diff(step: str, before: Any, after: Any) -> OutputDiff:
+def diff_lines(before: Any, after: Any) -> tuple[str, ...]:
+    """A unified diff of the two values as `render` shows them, without the --- / +++
+    header; empty when they read the same. MISSING reads as nothing."""
     old_text, new_text = render(before).splitlines(), render(after).splitlines()
-    lines = tuple(
+    return tuple(
         line.rstrip("\n")
         for line in difflib.unified_diff(old_text, new_text, lineterm="", n=2)
         if not line.startswith(("---", "+++"))
     )
+
+
+def _diff(step: str, before: Any, after: Any) -> OutputDiff:
+    lines = diff_lines(before, after)
     return OutputDiff(step=step, changed=bool(lines), lines=lines)

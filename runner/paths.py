@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import logging
 import os
 import re
@@ -238,7 +239,25 @@ class Contents:
 
 
 def digest(path: Path) -> Digest:
-    """The content hash of a regular file, or None when there is none to read.
+    """The content hash of a regular file, or None when there is none to read."""
+    handle = _open_regular(path)
+    if handle is None:
+        return None
+    with handle:
+        return hashlib.file_digest(handle, "blake2b").hexdigest()[:32]
+
+
+def content(path: Path) -> bytes | None:
+    """The bytes of a regular file (what `digest` hashes), or None when there is none."""
+    handle = _open_regular(path)
+    if handle is None:
+        return None
+    with handle:
+        return handle.read()
+
+
+def _open_regular(path: Path) -> io.BufferedReader[io.FileIO] | None:
+    """The file opened for reading when it is a regular file, else None.
 
     Nothing else is opened: opening a FIFO blocks until a writer comes (the daemon froze,
     deaf to Ctrl-C), and opening a device may do anything."""
@@ -255,10 +274,11 @@ def digest(path: Path) -> Digest:
         # Unreadable (PermissionError) is not "deleted": keep the last known content and
         # say so upstream.
         raise
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            return None
-        return hashlib.file_digest(handle, "blake2b").hexdigest()[:32]
+    handle = io.BufferedReader(io.FileIO(fd, "rb"))
+    if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        handle.close()
+        return None
+    return handle
 
 
 def _special(path: Path) -> str | None:

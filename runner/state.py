@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from runner.atomic import write_atomically
 from runner.errors import AlreadyWatching, StateError, UsageError
 from runner.pins import Pin
 
@@ -108,37 +109,17 @@ class StateStore:
         Threads of this process queue on a thread lock first (handed over at once, where
         polling the file lock would cost each waiter up to 50 ms: 20 cases reset together
         went one by one); only another process is waited for by polling `flock`."""
-        deadline = time.monotonic() + timeout_s
+        started = time.monotonic()
         if not self._threads.acquire(timeout=timeout_s):
             raise StateError(f"{self._lock_path} stayed busy for {timeout_s:g} s")
         try:
-            with self._file_lock(deadline):
+            self.ensure_folder()
+            busy = f"another output-reset holds {self._lock_path} (a reset in progress?)"
+            left = max(0.0, timeout_s - (time.monotonic() - started))
+            with file_lock(self._lock_path, left, busy):
                 yield
         finally:
             self._threads.release()
-
-    @contextlib.contextmanager
-    def _file_lock(self, deadline: float) -> Iterator[None]:
-        self._ensure_folder()
-        try:
-            handle = self._lock_path.open("a+")
-        except OSError as exc:
-            raise StateError(f"cannot open {self._lock_path}: {_reason(exc)}") from None
-        with handle:
-            while True:
-                try:
-                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise StateError(
-                            f"another output-reset holds {self._lock_path} (a reset in progress?)"
-                        ) from None
-                    time.sleep(0.05)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     def claim_watch(self) -> Callable[[], None]:
         """Hold `watch.lock` for as long as this daemon watches (one `watch` per config);
@@ -146,7 +127,7 @@ class StateStore:
         folder that cannot be written is refused at once (UsageError), not at the first reset."""
         path = self.folder / "watch.lock"
         try:
-            self._ensure_folder()
+            self.ensure_folder()
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except (OSError, StateError) as exc:
             raise UsageError(
@@ -179,24 +160,10 @@ class StateStore:
         """Atomically: a crash leaves the old file or the new one, never half of one.
 
         `durable` also survives a power cut (fsync of the file and its folder)."""
-        self._ensure_folder()
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self.ensure_folder()
         try:
-            with tmp.open("w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                if durable:
-                    os.fsync(handle.fileno())
-            os.replace(tmp, path)
-            if durable:
-                fd = os.open(self.folder, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+            write_atomically(path, text.encode("utf-8"), durable=durable)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
             raise StateError(
                 f"cannot write {self.folder.name}/{path.name}: {_reason(exc)}"
             ) from None
@@ -204,9 +171,9 @@ class StateStore:
     def prepare(self) -> None:
         """Create the state folder now if possible (later writes report their own errors)."""
         with contextlib.suppress(StateError):
-            self._ensure_folder()
+            self.ensure_folder()
 
-    def _ensure_folder(self) -> None:
+    def ensure_folder(self) -> None:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             ignore = self.folder / ".gitignore"
@@ -227,6 +194,31 @@ class StateStore:
         if message not in self.warnings:
             log.warning(message)
             self.warnings.append(message)
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, timeout_s: float, busy: str) -> Iterator[None]:
+    """An exclusive advisory lock on `path` (created when missing), across processes. Not
+    re-entrant: a second hold in the same process waits. StateError (`busy`) after
+    `timeout_s`."""
+    try:
+        handle = path.open("a+")
+    except OSError as exc:
+        raise StateError(f"cannot open {path}: {_reason(exc)}") from None
+    with handle:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StateError(busy) from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _reason(exc: BaseException) -> str:
