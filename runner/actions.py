@@ -120,11 +120,42 @@ class CaseRun:
 
 
 @dataclass(frozen=True, slots=True)
+class IterationCase:
+    """One pinned run in an iteration: the run it was, the run a reset made of it (None: not
+    reset), and how that one ended (`status` None: not followed to its end)."""
+
+    case: str  # the dataset case, or the workflow id of a pin
+    workflow_id: str
+    old_run_id: str
+    new_run_id: str | None
+    status: str | None = None
+    output: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Iteration:
+    """A burst that reset something, once every new run has ended: what it is recorded as."""
+
+    workflow: str  # the entry's workflow type, or the pin's label
+    files: Mapping[str, Digest]  # the changed files it was built on, by content hash
+    cases: tuple[IterationCase, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class RunEvals:
-    """Every case's run of an iteration has finished: run the entry's eval workflow."""
+    """Every case's run of an iteration has finished: run the entry's eval workflow (then
+    record the iteration with its verdicts)."""
 
     entry: WorkflowConfig  # the config entry (type: with datasets:)
     cases: tuple[CaseRun, ...]
+    iteration: Iteration | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """Record an iteration that has no evals to wait for."""
+
+    iteration: Iteration
 
 
 Action = (
@@ -140,6 +171,7 @@ Action = (
     | ObserveWorker
     | StartRun
     | RunEvals
+    | Record
 )
 
 

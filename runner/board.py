@@ -19,8 +19,11 @@ from runner.actions import (
     CaseRun,
     Digest,
     EndWait,
+    Iteration,
+    IterationCase,
     ObserveWorker,
     PinResult,
+    Record,
     ResetRun,
     Routes,
     RunEvals,
@@ -93,8 +96,13 @@ class Board:
 
     def _process(self, tracker: Tracker, now: float) -> list[Action]:
         actions = tracker.process(now, dry_run=self.settings.dry_run)
-        if tracker.entry is not None and any(isinstance(a, ResetRun) for a in actions):
-            self._rounds.join(tracker.index, _entry_label(tracker.entry), tracker.serial)
+        for reset in (a for a in actions if isinstance(a, ResetRun)):
+            entry = tracker.entry
+            # What its iterations are kept under: the workflow type, or the pin's label.
+            label = _entry_label(entry or tracker.workflow)
+            self._rounds.join(
+                tracker.index, label, tracker.serial, reset.hashes, fanned=entry is not None
+            )
         return actions
 
     # -- start and stop -------------------------------------------------------------------
@@ -317,6 +325,8 @@ class Board:
         # worded the same for every case that failed alike, so they are said together.
         case = CaseDecided(tracker.label, None, None, _case_error(error))
         summary, due = self._rounds.decided(serial, case, None)
+        if tracker.entry is None:
+            return said + self._round_end(due)
         return self._round_done(summary, due)
 
     def _failure(self, tracker: Tracker, now: float, error: RunnerError) -> list[Action]:
@@ -340,11 +350,13 @@ class Board:
             return [Say(report)]
         case = CaseDecided(report.label, report.decision, report.outcome)
         summary, due = self._rounds.decided(tracker.serial, case, new_run)
+        if tracker.entry is None:
+            return [Say(report), *self._round_end(due)]
         return self._round_done(summary, due)
 
     def _round_done(self, summary: CasesDecided | None, due: Round | None) -> list[Action]:
         actions: list[Action] = [Say(summary)] if summary is not None else []
-        return actions + self._evals(due)
+        return actions + self._round_end(due)
 
     def followed(
         self, serial: int, run_id: str, status: str | None = None, output: Any = None
@@ -358,16 +370,19 @@ class Board:
             tracker.following = None
         if status is not None:
             tracker.ended = (run_id, status, output)
-        return self._evals(self._rounds.ended(serial, run_id, status, output))
+        return self._round_end(self._rounds.ended(serial, run_id, status, output))
 
-    def _evals(self, due: Round | None) -> list[Action]:
+    def _round_end(self, due: Round | None) -> list[Action]:
+        """A round whose new runs have all ended: its evals (dataset cases), or its record."""
         if due is None:
             return []
-        cases = [t for t in self.trackers if t.index == due.index and t.workflow.case]
-        if not cases or cases[0].entry is None:
-            return []  # an id list: no evals
+        iteration = self._iteration(due)
+        trackers = [t for t in self.trackers if t.index == due.index]
+        entry = trackers[0].entry if trackers else None
+        if entry is None or entry.datasets is None:
+            return [Record(iteration)]
         runs = []
-        for tracker in cases:
+        for tracker in trackers:
             if tracker.pin is None or tracker.workflow.case is None:
                 continue
             known = tracker.ended is not None and tracker.ended[0] == tracker.pin.run_id
@@ -381,7 +396,25 @@ class Board:
                     known,
                 )
             )
-        return [RunEvals(cases[0].entry, tuple(runs))]
+        return [RunEvals(entry, tuple(runs), iteration)]
+
+    def _iteration(self, done: Round) -> Iteration:
+        results: list[IterationCase] = []
+        for serial in done.members:
+            decided, tracker = done.decided[serial], self.tracker(serial)
+            decision = decided.decision
+            if decision is not None:
+                workflow_id, old_run = decision.workflow_id, decision.run_id
+            elif tracker is not None and tracker.pin is not None:
+                workflow_id, old_run = tracker.pin.workflow_id, tracker.pin.run_id
+            else:
+                continue  # dropped by a new config before it was ever pinned
+            name = tracker.workflow.case if tracker is not None else None
+            new_run, status, output = done.ended.get(serial, (None, None, None))
+            results.append(
+                IterationCase(name or workflow_id, workflow_id, old_run, new_run, status, output)
+            )
+        return Iteration(done.label, dict(done.files), tuple(results))
 
     # -- time -------------------------------------------------------------------------------
 

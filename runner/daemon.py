@@ -27,7 +27,9 @@ from runner.debounce import Burst, Debouncer
 from runner.effects import Effects
 from runner.engine import Engine
 from runner.errors import ConfigError, RunnerError
+from runner.iterations import Iterations
 from runner.paths import Contents, Matcher, WatchRoot
+from runner.recording import Recorder
 from runner.reports import Changed, ConfigReloaded, Notice, Ready, Reporter
 from runner.resetter import Resetter
 from runner.runs import CLOSED_HISTORIES, Runs
@@ -114,6 +116,7 @@ class Daemon:
             dry_run=options.dry_run,
             follow=options.follow,
             max_jobs=MAX_JOBS,
+            recorder=None if options.dry_run else _recorder(config),
         )
         self._effects.board = self._board
 
@@ -303,6 +306,10 @@ class Daemon:
     def _say_all(self, warnings: list[str]) -> None:
         for warning in warnings:
             self.report(Notice(warning))
+
+
+def _recorder(config: Config) -> Recorder:
+    return Recorder(Iterations(config.state_dir), config.root)
 
 
 def _reraise(error: BaseException, now: float) -> list[t.Action]:

@@ -15,13 +15,15 @@ from typing import Any
 from runner import actions as t
 from runner.board import Board
 from runner.engine import Engine, RunStatus
+from runner.errors import RunnerError
 from runner.evaluate import Evaluator
 from runner.follow import Follower
 from runner.history import RunHistory, unknown_steps
 from runner.jobs import Apply, Jobs
 from runner.plan import Decision
 from runner.probe import WorkerProbe
-from runner.reports import Notice, Outcome, Report, Reporter
+from runner.recording import Recorder
+from runner.reports import Evaluated, Notice, Outcome, Report, Reporter
 from runner.resetter import Resetter
 from runner.runs import Runs
 
@@ -44,6 +46,7 @@ class Effects:
         dry_run: bool,
         follow: bool,
         max_jobs: int,
+        recorder: Recorder | None = None,
     ) -> None:
         self.engine = engine
         self.runs = runs
@@ -56,7 +59,8 @@ class Effects:
         self._dry_run = dry_run
         self._show_follow = follow
         self._jobs = Jobs(post, crash, max_jobs)
-        self.evals = Evaluator(engine, root)
+        self.recorder = recorder  # None: a dry run keeps no iterations
+        self.evals = Evaluator(engine, root, recorder.store if recorder is not None else None)
         self._followers: dict[int, Follower] = {}
         self._probes: dict[int, WorkerProbe] = {}
 
@@ -80,6 +84,7 @@ class Effects:
             t.ObserveWorker: self._observe,
             t.StartRun: self._start,
             t.RunEvals: self._evaluate,
+            t.Record: self._record,
         }
         for action in actions:
             handlers[type(action)](action)
@@ -121,16 +126,28 @@ class Effects:
         )
 
     def _evaluate(self, action: t.RunEvals) -> None:
-        entry = action.entry
+        """The evals, then the iteration kept with their verdicts (or without, said why)."""
 
-        def said(now: float, report: Report) -> list[t.Action]:
-            return [t.Say(report)]
+        def evaluate() -> list[Report]:
+            try:
+                found = self.evals.run(action)
+            except RunnerError as exc:
+                found = self.evals.failed(action.entry, exc)
+            if self.recorder is None or action.iteration is None:
+                return [found]
+            output = found.output if isinstance(found, Evaluated) else None
+            return [found, self.recorder.record(action.iteration, output)]
 
-        self._jobs.submit(
-            lambda: self.evals.run(action),
-            said,
-            lambda now, error: [t.Say(self.evals.failed(entry, error))],
-        )
+        self._jobs.submit(evaluate, _said)
+
+    def _record(self, action: t.Record) -> None:
+        recorder = self.recorder
+        if recorder is not None:
+
+            def record() -> list[Report]:
+                return [recorder.record(action.iteration)]
+
+            self._jobs.submit(record, _said)
 
     def _warm(self, action: t.Warm) -> None:
         pin, workflow = action.pin, action.workflow
@@ -162,6 +179,8 @@ class Effects:
         def reset() -> Outcome | Decision:
             if action.dry_run:
                 return self.runs.decide(action.pin, action.changes)
+            if self.recorder is not None:
+                self.recorder.snapshot(action.hashes)  # the texts this reset is built on
             return self.resetter.apply(
                 action.workflow,
                 action.changes,
@@ -233,3 +252,7 @@ class Effects:
     def _the_board(self) -> Board:
         assert self.board is not None, "Effects.board is set before the first action"
         return self.board
+
+
+def _said(now: float, reports: list[Report]) -> list[t.Action]:
+    return [t.Say(r) for r in reports]

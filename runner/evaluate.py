@@ -20,6 +20,7 @@ from runner.datasets import eval_input, read_datasets
 from runner.engine import Engine
 from runner.errors import NoSuchWorkflow, RunnerError
 from runner.evals import CaseVerdict, matrix, parse
+from runner.iterations import Iterations, latest_eval
 from runner.reports import Evaluated, Notice
 
 log = logging.getLogger(__name__)
@@ -28,9 +29,10 @@ EVAL_TIMEOUT_S = 600.0  # what Output's CLI waits for an eval workflow
 
 
 class Evaluator:
-    def __init__(self, engine: Engine, root: Path) -> None:
+    def __init__(self, engine: Engine, root: Path, kept: Iterations | None = None) -> None:
         self.engine = engine
         self.root = root
+        self.kept = kept  # the iterations kept: the verdicts to compare with, across restarts
         self._before: dict[str, list[CaseVerdict]] = {}  # entry -> last verdicts
         self._told: set[str] = set()  # entries told there is no eval workflow
         self._lock = threading.Lock()
@@ -53,9 +55,21 @@ class Evaluator:
             return Notice(f"{workflow_type}: the eval workflow {name} {result.status}: {why}")
         now = parse(result.output)
         with self._lock:
-            before = self._before.get(entry.key, [])
+            before = self._before.get(entry.key)
             self._before[entry.key] = now
-        return Evaluated(workflow_type, name, matrix(now, before), result.run_id)
+        if before is None:
+            before = self._kept_verdicts(workflow_type)
+        table = matrix(now, before)
+        return Evaluated(workflow_type, name, table, result.run_id, result.output)
+
+    def _kept_verdicts(self, workflow_type: str) -> list[CaseVerdict]:
+        """The newest eval kept for this workflow type (none kept, or unreadable: none)."""
+        if self.kept is None:
+            return []
+        try:
+            return latest_eval(self.kept, self.kept.read(), workflow_type)
+        except RunnerError:
+            return []
 
     def failed(self, entry: WorkflowConfig, error: RunnerError) -> Notice:
         return Notice(f"{entry.type}: the evals did not run: {error}", level="error")

@@ -180,4 +180,5 @@ _SHAPES: dict[type, Callable[[Any], dict[str, Any]]] = {
     d.SessionSummary: _summary,
     d.CasesDecided: _cases_decided,
     d.Evaluated: _evaluated,
+    d.Recorded: lambda e: {"event": "iteration", "n": e.n, "workflow": e.workflow},
 }

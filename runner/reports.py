@@ -97,6 +97,16 @@ class Evaluated:
     eval_workflow: str
     matrix: Matrix
     run_id: str | None = None
+    output: Any = None  # the EvalOutput as it came, kept with the iteration
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """An iteration was kept in .output-reset/iterations.jsonl as number `n`."""
+
+    n: int
+    workflow: str
+    hint: bool = False  # the first of the session: say what the number is for
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,5 +172,6 @@ Report = (
     | SessionSummary
     | CasesDecided
     | Evaluated
+    | Recorded
 )
 Reporter = Callable[[Report], None]

@@ -1,5 +1,6 @@
-"""A fanned-out entry's burst as one round (pure core): its cases are reset together, their
-decisions make one summary, and once every new run has finished, its evals can run.
+"""An entry's burst as one round (pure core): its pinned runs are reset together; a fanned-out
+entry's decisions make one summary; once every new run has finished, the round is an
+iteration to record (after its evals, for dataset cases).
 
 The board tells a round which trackers it sent off, what each came back with, and when each
 new run ended; the round says when the summary is due and when the evals are.
@@ -7,6 +8,7 @@ new run ended; the round says when the summary is due and when the evals are.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +19,9 @@ from runner.reports import CaseDecided, CasesDecided
 class Round:
     index: int  # the config entry
     label: str
+    fanned: bool  # the entry's runs are summed up together (dataset cases, an id list)
     members: list[int] = field(default_factory=list)  # tracker serials, in board order
+    files: dict[str, str | None] = field(default_factory=dict)  # what the resets built on
     decided: dict[int, CaseDecided] = field(default_factory=dict)
     waiting: dict[int, str] = field(default_factory=dict)  # serial -> new run not ended yet
     ended: dict[int, tuple[str, str | None, Any]] = field(
@@ -34,13 +38,23 @@ class Rounds:
         self._open: dict[int, Round] = {}  # entry index -> the round still collecting decisions
         self._of: dict[int, Round] = {}  # tracker serial -> its round
 
-    def join(self, index: int, label: str, serial: int) -> None:
-        """A tracker of entry `index` was sent off to reset: it is part of the open round."""
+    def join(
+        self,
+        index: int,
+        label: str,
+        serial: int,
+        files: Mapping[str, str | None],
+        *,
+        fanned: bool,
+    ) -> None:
+        """A tracker of entry `index` was sent off to reset `files` (their content hashes):
+        it is part of the open round."""
         current = self._open.get(index)
         if current is None or current.all_decided:
-            current = self._open[index] = Round(index=index, label=label)
+            current = self._open[index] = Round(index=index, label=label, fanned=fanned)
         if serial not in current.members:
             current.members.append(serial)
+        current.files.update(files)
         self._of[serial] = current
 
     def member(self, serial: int) -> bool:

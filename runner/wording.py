@@ -289,6 +289,15 @@ def _compared(event: d.RunCompared, verbose: bool) -> list[Line]:
     return [(x, False) for x in shown]
 
 
+def recorded_line(event: d.Recorded) -> str:
+    if not event.hint:
+        return f"  iteration {event.n} kept"
+    return (
+        f"  iteration {event.n} kept: `output-reset log` lists them, "
+        f"`output-reset restore {event.n}` brings its files back"
+    )
+
+
 def _notice(event: d.Notice, verbose: bool = False) -> list[Line]:
     prefix = "" if event.level == "info" else f"{event.level}: "
     return [(prefix + event.message, event.level != "info")]
@@ -308,4 +317,5 @@ _SHAPES: dict[type, Callable[[Any, bool], list[Line]]] = {
     d.CasesDecided: lambda e, v: [(x, False) for x in _cases_decided(e, v)],
     d.Evaluated: lambda e, v: [(x, False) for x in matrix_lines(e)],
     d.SessionSummary: lambda e, v: [(summary_line(e), False)],
+    d.Recorded: lambda e, v: [(recorded_line(e), False)],
 }

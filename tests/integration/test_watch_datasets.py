@@ -8,8 +8,10 @@ import json
 import time
 from pathlib import Path
 
+from runner.compare import MISSING
 from runner.daemon import Options
-from runner.reports import CasesDecided, Notice, Pinned, RunFinished
+from runner.iterations import Iterations
+from runner.reports import CasesDecided, Notice, Pinned, Recorded, RunFinished
 from tests.daemon_harness import Running
 from tests.fakeapi import FakeOutputApi
 from tests.integration.test_watch_api import api
@@ -74,8 +76,24 @@ def test_cases_without_a_run_are_started_once_then_one_save_resets_each_once(
             (tmp_path / POLISH).write_text("<user>polish v2</user>\n")
             summary = running.wait_for(CasesDecided, timeout=10)
             ends = finished(running, 3)
+            kept = running.wait_for(Recorded, timeout=10)
     finally:
         engine.close()
+    assert (kept.n, kept.workflow) == (1, "probe_three")
+    (record,) = Iterations(tmp_path / ".output-reset").read()
+    store = Iterations(tmp_path / ".output-reset")
+    (file,) = record["files"]
+    assert file["path"] == POLISH
+    assert store.text(file["hash"]) == "<user>polish v2</user>\n"  # as the reset saw it
+    assert [(c["case"], c["status"]) for c in record["cases"]] == [
+        ("basic", "completed"),
+        ("long", "completed"),
+        ("short", "completed"),
+    ]
+    by_case = {c["case"]: c for c in record["cases"]}
+    assert by_case["basic"]["oldRunId"] == basic
+    assert {e.run_id for e in ends} == {c["newRunId"] for c in record["cases"]}
+    assert all(store.json_blob(c["output"]) is not MISSING for c in record["cases"])
     assert sorted(starts(fake)) == [
         ("probe_three-case-long", {"text": CASES["long"]}),
         ("probe_three-case-short", {"text": CASES["short"]}),

@@ -8,6 +8,9 @@ from pathlib import Path
 from runner.actions import (
     Announce,
     FollowRun,
+    Iteration,
+    IterationCase,
+    Record,
     ResetRun,
     RunEvals,
     Settings,
@@ -20,7 +23,16 @@ from runner.config import RuleRef, parse_config
 from runner.errors import ApiError, NotStarted, OtherRunRunning
 from runner.reports import CasesDecided, Decided, Pinned
 from runner.wording import cases_line
-from tests.unit.test_board import EDIT_WALL, notices, only, outcome, pin, result, said
+from tests.unit.test_board import (
+    EDIT_WALL,
+    decision,
+    notices,
+    only,
+    outcome,
+    pin,
+    result,
+    said,
+)
 
 CONFIG = """\
 workflows:
@@ -234,3 +246,63 @@ def test_a_dry_run_says_once_that_it_starts_no_case() -> None:
     # Looked up again (a reconfigure, a retry): not said again.
     again = b.pin_failed(1.0, b.trackers[0].serial, NotStarted("none"))
     assert notices(again) == []
+
+
+# -- iterations: what a round is kept as ---------------------------------------------------------
+
+
+def test_a_dataset_round_is_kept_with_its_files_runs_and_outputs_after_its_evals() -> None:
+    b = board()
+    pinned_all(b)
+    resets = burst(b)
+    serials = [t.serial for t in b.trackers[:3]]
+    b.reset_done(21.0, serials[0], outcome(resets[0], "n1"))
+    b.reset_failed(21.0, serials[1], OtherRunRunning("busy"))
+    b.reset_done(21.0, serials[2], outcome(resets[2], "n3"))
+    b.followed(serials[0], "n1", "completed", {"score": 7})
+    (due,) = only(b.followed(serials[2], "n3", "failed", None), RunEvals)
+    assert due.iteration == Iteration(
+        "blog",
+        {SCORE: "h2"},
+        (
+            IterationCase(
+                "basic", "blog-case-basic", "blog-case-basic-r1", "n1", "completed", {"score": 7}
+            ),
+            IterationCase("long", "blog-case-long", "blog-case-long-r1", None),
+            IterationCase("empty", "blog-case-empty", "blog-case-empty-r1", "n3", "failed"),
+        ),
+    )
+    assert not only(b.followed(serials[2], "n3", "failed", None), Record)
+
+
+def test_a_single_pin_is_kept_once_its_new_run_ended_and_not_in_a_dry_run() -> None:
+    for dry_run in (False, True):
+        b = board(dry_run=dry_run)
+        pinned_all(b)
+        edited = b.edits(1.0, EDIT_WALL, {OTHER: "o2"})
+        waits = only(edited, WaitWorker)  # a dry run does not wait for the worker
+        released = b.worker_seen(20.0, waits[0].ticket, "c2", EDIT_WALL + 5) if waits else edited
+        (reset,) = only(released, ResetRun)
+        serial = b.trackers[3].serial
+        if dry_run:
+            back = b.reset_done(21.0, serial, decision(reset.pin))
+            assert not only(back, Record)
+            continue
+        back = b.reset_done(21.0, serial, outcome(reset, "o2"))
+        assert not only(back, Record)  # the new run has not ended
+        (kept,) = only(b.followed(serial, "o2", "completed", "text"), Record)
+        assert kept.iteration == Iteration(
+            "other-1",
+            {OTHER: "o2"},
+            (IterationCase("other-1", "other-1", "other-1-r1", "o2", "completed", "text"),),
+        )
+
+
+def test_a_burst_that_reset_nothing_is_not_an_iteration() -> None:
+    b = board()
+    pinned_all(b)
+    waits = only(b.edits(1.0, EDIT_WALL, {OTHER: "o2"}), WaitWorker)
+    (reset,) = only(b.worker_seen(20.0, waits[0].ticket, "c2", EDIT_WALL + 5), ResetRun)
+    back = b.reset_done(21.0, b.trackers[3].serial, outcome(reset, None))
+    assert not only(back, Record)
+    assert not only(b.followed(b.trackers[3].serial, "other-1-r1", "completed", "x"), Record)

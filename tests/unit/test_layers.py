@@ -51,6 +51,7 @@ ORDER = (
     "follow",
     "probe",
     "evaluate",
+    "recording",
     "jobs",
     "effects",
     "daemon",

@@ -1,0 +1,65 @@
+"""Keeping iterations while watching: the changed files' texts as a reset goes out, and the
+record of the burst once its runs (and its evals) have ended (`.output-reset/iterations.jsonl`).
+
+Called on job threads. A record that cannot be written is one Notice, never a stopped watch:
+the resets themselves are in the state file and the audit log already.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from runner.actions import Digest, Iteration
+from runner.errors import BadAnswer, StateError
+from runner.iterations import Iterations
+from runner.reports import Notice, Recorded
+
+
+class Recorder:
+    def __init__(self, store: Iterations, root: Path) -> None:
+        self.store = store
+        self.root = root
+        self._told = False
+
+    def snapshot(self, files: Mapping[str, Digest]) -> None:
+        """Keep the texts a reset is built on, as they are now (before the reset is sent)."""
+        for rel in files:
+            with contextlib.suppress(StateError):  # said when the record fails too
+                self.store.snapshot(self.root, rel)
+
+    def record(self, iteration: Iteration, eval_output: Any = None) -> Recorded | Notice:
+        """Append the iteration; `eval_output` is its eval workflow's EvalOutput, if any."""
+        try:
+            n = self.store.record(self._document(iteration, eval_output))
+        except StateError as exc:
+            return Notice(f"{iteration.workflow}: the iteration was not kept: {exc}")
+        first, self._told = not self._told, True
+        return Recorded(n, iteration.workflow, hint=first)
+
+    def _document(self, iteration: Iteration, eval_output: Any) -> dict[str, Any]:
+        store = self.store
+        verdicts = None
+        if eval_output is not None:
+            try:
+                verdicts = store.eval_record(iteration.workflow, eval_output)
+            except BadAnswer:
+                verdicts = None  # said by the evaluator already
+        return {
+            "workflow": iteration.workflow,
+            "files": [{"path": p, "hash": h} for p, h in sorted(iteration.files.items())],
+            "cases": [
+                {
+                    "case": c.case,
+                    "workflowId": c.workflow_id,
+                    "oldRunId": c.old_run_id,
+                    "newRunId": c.new_run_id,
+                    "status": c.status,
+                    "output": store.keep_json(c.output) if c.status == "completed" else None,
+                }
+                for c in iteration.cases
+            ],
+            "eval": verdicts,
+        }
