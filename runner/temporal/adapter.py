@@ -1,8 +1,8 @@
-"""`TemporalEngine`: Temporal's gRPC API as an `Engine`, and its errors mapped to ours.
+"""`TemporalEngine`: Temporal's gRPC API as an `Engine`.
 
 Every call is a coroutine run on the engine's `LoopThread`; history pages become the dicts of
-`events`. temporalio's exceptions never leave this module: they become `ApiError`s that say
-what to do, with `retryable` set where asking again later may work.
+`events`. temporalio's exceptions never leave this module: `failures` turns them into
+`ApiError`s that say what to do, with `retryable` set where asking again later may work.
 """
 
 from __future__ import annotations
@@ -34,10 +34,11 @@ from temporalio.service import RPCError, RPCStatusCode, WorkflowService
 
 from runner.config import EngineConfig
 from runner.engine import OnSteps, RunStatus, WorkflowResult
-from runner.errors import ApiError, AuthError, NoSuchWorkflow, ResetOutcomeUnknown
+from runner.errors import ApiError, NoSuchWorkflow, ResetOutcomeUnknown
 from runner.history import RunHistory
 from runner.temporal.client import IDENTITY, open_client
 from runner.temporal.events import decode_payloads, encode_payload, events_to_dicts, status_name
+from runner.temporal.failures import mapped, maybe_sent, why
 from runner.temporal.loop import LoopThread, result_unless_stopped
 
 T = TypeVar("T")
@@ -47,29 +48,6 @@ CALL_TIMEOUT_S = 30.0
 LONG_POLL_S = 10.0
 MAX_ROWS = 1000  # visibility rows read per listing, like Output's /workflow/runs limit
 FIND_RESET_RUNS = 10
-
-_RETRYABLE = frozenset(
-    {
-        RPCStatusCode.UNAVAILABLE,
-        RPCStatusCode.DEADLINE_EXCEEDED,
-        RPCStatusCode.RESOURCE_EXHAUSTED,
-        RPCStatusCode.ABORTED,
-        RPCStatusCode.INTERNAL,
-        RPCStatusCode.UNKNOWN,
-        RPCStatusCode.CANCELLED,
-    }
-)
-_AUTH = frozenset({RPCStatusCode.UNAUTHENTICATED, RPCStatusCode.PERMISSION_DENIED})
-# After these, a write may have reached the server although its answer was lost.
-_MAYBE_SENT = frozenset(
-    {
-        RPCStatusCode.DEADLINE_EXCEEDED,
-        RPCStatusCode.CANCELLED,
-        RPCStatusCode.UNKNOWN,
-        RPCStatusCode.INTERNAL,
-        RPCStatusCode.UNAVAILABLE,
-    }
-)
 
 
 class TemporalEngine:
@@ -281,9 +259,9 @@ class TemporalEngine:
         try:
             return self._loop.run(call, CALL_TIMEOUT_S + 5)
         except (RPCError, RuntimeError, TimeoutError) as exc:
-            if _maybe_sent(exc):
+            if maybe_sent(exc):
                 raise ResetOutcomeUnknown(
-                    f"{what} got no answer from Temporal at {self.address} ({_why(exc)}); {maybe}",
+                    f"{what} got no answer from Temporal at {self.address} ({why(exc)}); {maybe}",
                     retryable=False,
                 ) from None
             raise self._mapped(exc, what) from None
@@ -402,45 +380,8 @@ class TemporalEngine:
         return point
 
     def _mapped(self, exc: BaseException, what: str) -> ApiError:
-        if isinstance(exc, RPCError):
-            code = exc.status
-            if code in _AUTH:
-                if self._api_key_env:
-                    hint = f"check that {self._api_key_env} holds a valid API key for it"
-                else:
-                    hint = (
-                        "set engine.api_key_env (the NAME of the variable holding an API key) "
-                        "or engine.tls client certificates in the config"
-                    )
-                return AuthError(
-                    f"Temporal at {self.address} refused {what} ({code.name}: {exc.message}); "
-                    f"{hint}",
-                    error=code.name,
-                )
-            if code == RPCStatusCode.NOT_FOUND:
-                return ApiError(
-                    f"{what}: not found in namespace {self.namespace} ({exc.message})",
-                    error=code.name,
-                )
-            if code == RPCStatusCode.UNAVAILABLE:
-                return self._unreachable(exc.message)
-            return ApiError(
-                f"Temporal refused {what} ({code.name}: {exc.message})",
-                error=code.name,
-                retryable=code in _RETRYABLE,
-            )
-        if isinstance(exc, TimeoutError):
-            return ApiError(
-                f"Temporal at {self.address} did not answer {what} in time", retryable=True
-            )
-        return self._unreachable(str(exc))
-
-    def _unreachable(self, why: str) -> ApiError:
-        return ApiError(
-            f"cannot reach Temporal at {self.address} ({_short(why)}); is the server running "
-            "(`temporal server start-dev`)?",
-            error="UNAVAILABLE",
-            retryable=True,
+        return mapped(
+            exc, what, address=self.address, namespace=self.namespace, key_env=self._api_key_env
         )
 
 
@@ -462,34 +403,3 @@ def _epoch(stamp: Any) -> float:
 def _quoted(value: str) -> str:
     """A string literal for a visibility query."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _maybe_sent(exc: BaseException) -> bool:
-    if isinstance(exc, TimeoutError):
-        return True
-    if isinstance(exc, RPCError):
-        if exc.status == RPCStatusCode.UNAVAILABLE and _never_connected(exc.message):
-            return False
-        return exc.status in _MAYBE_SENT
-    return not _never_connected(str(exc))
-
-
-def _never_connected(message: str) -> bool:
-    """A failed (re)connect: the request never left this process."""
-    lowered = message.lower()
-    return "failed client connect" in lowered or "tcp connect error" in lowered
-
-
-def _why(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    if isinstance(exc, RPCError):
-        return f"{exc.status.name}: {_short(exc.message)}"
-    return _short(str(exc))
-
-
-def _short(message: str) -> str:
-    """tonic's transport errors nest five deep; the innermost message is the useful part."""
-    if "Connection refused" in message:
-        return "connection refused"
-    return message if len(message) <= 200 else message[:197] + "..."
