@@ -4,17 +4,25 @@ An eval workflow (`evalWorkflow` in sdk/evals, EVALS.md §2) is an ordinary trac
 input is `{datasets: [...]}`: after `getTraceDestinations` it runs the cases in parallel (10 at a
 time), each case's evaluators one after the other as activities `<eval name>#<evaluator>`, and
 completes with an EvalOutput. An evaluator that throws replaces its whole case with the single
-`_error` entry (§2.4). Tests give each evaluator a Python function in place of Output's code.
+`_error` entry (§2.4). Tests give each evaluator a Python function in place of Output's code;
+verdicts and the summary follow Output's rules as examples/temporal_worker/verdicts.py has them.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from examples.temporal_worker.verdicts import (
+    error_case,
+    evaluator_input,
+    evaluator_result,
+    interpret,
+    judged_case,
+    summary,
+)
 from tests.fakeapi import events as ev
 from tests.fakeapi.inputs import dataset_issues, failure_message
 from tests.fakeapi.program import (
@@ -32,11 +40,8 @@ from tests.fakeapi.validation import MISSING
 from tests.recordings import eval_recording
 
 EVAL_SUFFIX = "_eval"
-ERROR_EVALUATOR = "_error"
-ERROR_REASONING = "Activity task failed"  # the generic ActivityFailure message (e-08, e-17)
 DEFAULT_CONCURRENCY = 10
 
-Verdict = Literal["pass", "partial", "fail"]
 Criticality = Literal["required", "informational"]
 
 
@@ -64,23 +69,16 @@ class Interpret:
     def string(cls, passing: Sequence[str], partial: Sequence[str] = ()) -> Interpret:
         return cls("string", tuple(passing), tuple(partial))
 
-    def verdict_of(self, value: Any) -> Verdict:
-        if self.type == "boolean":
-            return "pass" if value is True else "fail"
-        if self.type == "verdict":
-            return value if value in ("pass", "partial") else "fail"
-        if self.type == "number":
-            # `typeof value !== 'number' || isNaN(value)` fails: "0.9", true and NaN do.
-            if not isinstance(value, int | float) or isinstance(value, bool) or math.isnan(value):
-                return "fail"
-            if isinstance(self.passing, int | float) and value >= self.passing:
-                return "pass"
-            if isinstance(self.partial, int | float) and value >= self.partial:
-                return "partial"
-            return "fail"
-        passing = self.passing if isinstance(self.passing, tuple) else ()
-        partial = self.partial if isinstance(self.partial, tuple) else ()
-        return "pass" if value in passing else "partial" if value in partial else "fail"
+    def spec(self) -> dict[str, Any]:
+        """Output's `interpret` object."""
+        spec: dict[str, Any] = {"type": self.type}
+        for key, value in (("pass", self.passing), ("partial", self.partial)):
+            if value is not None:
+                spec[key] = list(value) if isinstance(value, tuple) else value
+        return spec
+
+    def verdict_of(self, value: Any) -> str:
+        return interpret(self.spec(), value)
 
 
 @dataclass(frozen=True)
@@ -174,7 +172,7 @@ def eval_commands(
             progress.closed(user_ids.index(scheduled_id), ok, outcome)
     for offset, (case, position) in enumerate(progress.scheduled[len(user_ids) :]):
         evaluator = evaluation.evaluators[position]
-        arg = activity_input(datasets[case], evaluator.name)
+        arg = evaluator_input(datasets[case], evaluator.name)
         activity_id = len(index.scheduled) + offset + 1
         commands.append(ScheduleActivity(activity_id, evaluator.step(), False, arg))
     if progress.finished == len(datasets):
@@ -215,22 +213,6 @@ class _Progress:
         self._begin_next()
 
 
-def activity_input(dataset: dict[str, Any], evaluator: str) -> dict[str, Any]:
-    """`{input, output?, ground_truth}`: the global ground truth with this evaluator's
-    `evals` entry merged over it, `evals` itself removed (e-09)."""
-    truth = dict(dataset.get("ground_truth") or {})
-    per_evaluator = (truth.pop("evals", None) or {}).get(evaluator) or {}
-    arg: dict[str, Any] = {"input": dataset["input"]}
-    last = dataset.get("last_output")
-    if isinstance(last, dict) and "output" in last:
-        arg["output"] = last["output"]
-    arg["ground_truth"] = {**truth, **per_evaluator}
-    return arg
-
-
-# --- EvalOutput ---------------------------------------------------------------------------------
-
-
 def eval_output(
     evaluation: EvalDef, datasets: list[dict[str, Any]], progress: _Progress
 ) -> dict[str, Any]:
@@ -240,62 +222,11 @@ def eval_output(
             cases.append(error_case(dataset["name"]))
             continue
         results = [
-            evaluator_result(evaluator, raw)
-            for evaluator, raw in zip(evaluation.evaluators, progress.results[case], strict=True)
+            evaluator_result(e.name, e.criticality, e.interpret.spec(), raw)
+            for e, raw in zip(evaluation.evaluators, progress.results[case], strict=True)
         ]
-        verdict = case_verdict(results)
-        cases.append({"datasetName": dataset["name"], "verdict": verdict, "evaluators": results})
+        cases.append(judged_case(dataset["name"], results))
     return {"cases": cases, "summary": summary(cases)}
-
-
-def evaluator_result(evaluator: Evaluator, raw: dict[str, Any]) -> dict[str, Any]:
-    """An EvaluatorResult: `feedback` only when not empty, `dimensions` dropped (§2.4)."""
-    result: dict[str, Any] = {
-        "name": evaluator.name,
-        "verdict": evaluator.interpret.verdict_of(raw.get("value")),
-        "criticality": evaluator.criticality,
-    }
-    for key in ("confidence", "reasoning"):
-        if raw.get(key) is not None:
-            result[key] = raw[key]
-    if raw.get("feedback"):
-        result["feedback"] = raw["feedback"]
-    return result
-
-
-def error_case(name: str) -> dict[str, Any]:
-    error = {
-        "name": ERROR_EVALUATOR,
-        "verdict": "fail",
-        "criticality": "required",
-        "reasoning": ERROR_REASONING,
-    }
-    return {"datasetName": name, "verdict": "fail", "evaluators": [error]}
-
-
-def case_verdict(results: Sequence[dict[str, Any]]) -> Verdict:
-    """`aggregateCaseVerdict`: a failed required evaluator fails the case, else a partial one
-    makes it partial; informational evaluators never count."""
-    required = [r["verdict"] for r in results if r["criticality"] == "required"]
-    return "fail" if "fail" in required else "partial" if "partial" in required else "pass"
-
-
-def summary(cases: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    total = len(cases)
-    counts = {v: sum(1 for c in cases if c["verdict"] == v) for v in ("pass", "partial", "fail")}
-    rate = (counts["pass"] + counts["partial"]) / total if total else 0
-    return {
-        "total": total,
-        "passed": counts["pass"],
-        "partial": counts["partial"],
-        "failed": counts["fail"],
-        "acceptableRate": _js_number(rate),
-    }
-
-
-def _js_number(value: float) -> float | int:
-    """JSON.stringify writes 1, not 1.0."""
-    return int(value) if float(value).is_integer() else value
 
 
 # --- the catalog ---------------------------------------------------------------------------------
