@@ -29,6 +29,7 @@ from tests.fakeapi import (
     invalid_type,
 )
 from tests.fakeapi.validation import MISSING, received
+from tests.integration.test_fakeapi_contract import attributes, shape
 from tests.recordings import eval_recording
 
 JSON_TYPE = "application/json; charset=utf-8"
@@ -125,14 +126,6 @@ def client(fake: FakeOutputApi) -> Iterator[httpx.Client]:
 # --- comparing with a recording ---------------------------------------------------------------
 
 
-def shape(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: shape(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [shape(item) for item in value]
-    return type(value).__name__
-
-
 def replay_request(client: httpx.Client, prefix: str) -> tuple[httpx.Response, dict[str, Any]]:
     rec = eval_recording(prefix)
     request = rec["request"]
@@ -170,12 +163,6 @@ def events_of(client: httpx.Client, workflow_id: str, run_id: str, **query: str)
     page = client.get(path, params={"pageSize": "50", **query}).json()
     assert page["nextPageToken"] is None
     return page["events"]
-
-
-def attributes(event: dict[str, Any]) -> dict[str, Any]:
-    (value,) = [v for k, v in event.items() if k.endswith("EventAttributes")]
-    assert isinstance(value, dict)
-    return value
 
 
 def event_shape(event: dict[str, Any]) -> Any:

@@ -45,22 +45,7 @@ class _Handler(TrackingHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def do_PATCH(self) -> None:
-        self._dispatch()
-
-    def do_PUT(self) -> None:
-        self._dispatch()
-
-    def do_DELETE(self) -> None:
-        self._dispatch()
-
-    def _dispatch(self) -> None:
+    def dispatch(self) -> None:
         received_at = time.monotonic()
         split = urlsplit(self.path)
         query = dict(parse_qsl(split.query, keep_blank_values=True))

@@ -59,6 +59,7 @@ from runner.temporal import (
     start_runtime,
     status_name,
 )
+from runner.temporal.requests import history_request
 from tests.fakeapi.faults import RecordedRequest, RequestLog
 from tests.fakeapi.model import ApiError
 from tests.fakeapi.routes import Response, catalog_not_available
@@ -79,7 +80,7 @@ _SCHEDULED = EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
 _COMPLETED = EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
 _TASK_COMPLETED = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
 _STARTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
-_CLOSE_ONLY = HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT
+_CLOSE = HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -544,11 +545,8 @@ class OutputBridge:
     def _close_event(self, wid: str, rid: str, deadline: float) -> HistoryEvent | None:
         """The run's close event, or None once `deadline` (time.monotonic()) passes."""
         while (remaining := deadline - time.monotonic()) > 0:
-            request = GetWorkflowExecutionHistoryRequest(
-                namespace=self.namespace,
-                execution=WorkflowExecution(workflow_id=wid, run_id=rid),
-                wait_new_event=True,
-                history_event_filter_type=_CLOSE_ONLY,
+            request = history_request(
+                self.namespace, wid, rid, b"", wait_new_event=True, history_event_filter_type=_CLOSE
             )
             try:
                 page = self._long_poll(request, self.long_poll_cap_ms, remaining)
