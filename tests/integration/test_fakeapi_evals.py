@@ -10,7 +10,6 @@ workflows with Python evaluators that say what Output's said.
 from __future__ import annotations
 
 import copy
-import math
 import re
 import threading
 from collections.abc import Iterator
@@ -380,33 +379,6 @@ def test_a_throwing_evaluator_ends_its_case_and_its_siblings_results_are_lost(
 
 
 # --- verdicts ------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("interpret", "value", "verdict"),
-    [
-        (Interpret.boolean(), True, "pass"),
-        (Interpret.boolean(), 1, "fail"),
-        (Interpret.boolean(), "true", "fail"),
-        (Interpret.verdict(), "pass", "pass"),
-        (Interpret.verdict(), "partial", "partial"),
-        (Interpret.verdict(), "maybe", "fail"),
-        (Interpret.number(0.8, 0.5), 0.8, "pass"),
-        (Interpret.number(0.8, 0.5), 0.5, "partial"),
-        (Interpret.number(0.8, 0.5), 0.49, "fail"),
-        (Interpret.number(0.8), 0.7, "fail"),
-        (Interpret.number(0.8, 0.5), "0.9", "fail"),
-        (Interpret.number(0.8, 0.5), math.nan, "fail"),
-        (Interpret.number(0.8, 0.5), True, "fail"),
-        (Interpret.string(["good"], ["ok"]), "good", "pass"),
-        (Interpret.string(["good"], ["ok"]), "ok", "partial"),
-        (Interpret.string(["good"], ["ok"]), "bad", "fail"),
-    ],
-)
-def test_interpretation_follows_output_s_table(
-    interpret: Interpret, value: Any, verdict: str
-) -> None:
-    assert interpret.verdict_of(value) == verdict
 
 
 def from_truth(key: str) -> Any:
