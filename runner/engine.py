@@ -100,8 +100,9 @@ class Engine(Protocol):
 
     def run_workflow(self, workflow_type: str, input: Any, *, timeout_s: float) -> WorkflowResult:
         """Run `workflow_type` with `input` under a new id and wait for its end (an eval
-        workflow: Output's POST /workflow/run). NoSuchWorkflow when the worker does not know
-        it; ApiError when it did not end within `timeout_s` (it keeps running)."""
+        workflow: Output's POST /workflow/run). NoSuchWorkflow when the engine can tell that the
+        worker does not know it (Output's catalog can; Temporal cannot, and times out); ApiError
+        when it did not end within `timeout_s` (it keeps running)."""
         ...
 
     def terminate(self, workflow_id: str, run_id: str, reason: str) -> None: ...

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import threading
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_URL = "http://localhost:3001"
 PAGE_SIZE = 50  # the API's maximum (§3.4)
+RUN_TIMEOUT_MIN_MS = 250  # POST /workflow/run refuses a shorter `timeout` (§3.12)
 # A history longer than this is a server that does not end its paging (Temporal itself stops a
 # history at 51,200 events, about 1,000 full pages).
 MAX_PAGES = 10_000
@@ -329,11 +331,27 @@ class OutputApi:
         return run_id
 
     def run_workflow(self, workflow_type: str, input: Any, *, timeout_s: float) -> WorkflowResult:
-        """POST /workflow/run: start and wait (docs/output-api.md §3.12). A 424 says the
-        worker does not know the workflow; a 408 that it did not end in time."""
-        body = {"workflowName": workflow_type, "input": input, "timeout": int(timeout_s * 1000)}
+        """POST /workflow/run: start and wait (docs/output-api.md §3.12, §8.6). A run that
+        failed is a 200 too (its status and error say so); a 424 says the worker does not know
+        the workflow; a 408 that it did not end in time (it keeps running)."""
+        wait_ms = max(RUN_TIMEOUT_MIN_MS, math.ceil(timeout_s * 1000))
+        body: dict[str, Any] = {"workflowName": workflow_type, "timeout": wait_ms}
+        if input is not None:
+            body["input"] = input
+        response = self._send("POST", "/workflow/run", json=body, timeout=wait_ms / 1000 + 30)
+        if response.status_code == 408:
+            answered = parsed(response.headers.get("content-type", ""), response.content)
+            run = answered.get("workflowId") if isinstance(answered, dict) else None
+            raise ApiError(
+                one_line(
+                    f"{workflow_type} did not finish within {wait_ms / 1000:g} s (the Output API "
+                    f"answered 408); it keeps running{f' as workflow {run}' if run else ''}"
+                ),
+                status=408,
+                error="WorkflowExecutionTimedOutError",
+            )
         try:
-            answer = self._json("POST", "/workflow/run", json=body, timeout=timeout_s + 30)
+            answer = self._check(response)
         except ApiError as exc:
             if exc.status == 424:
                 raise NoSuchWorkflow(
@@ -342,11 +360,10 @@ class OutputApi:
             raise
         error = answer.get("error")
         message = error.get("message") if isinstance(error, dict) else error
-        run_id = answer.get("runId")
         return WorkflowResult(
-            workflow_id=str(answer.get("workflowId") or ""),
-            run_id=run_id if isinstance(run_id, str) else None,
-            status=str(answer.get("status") or "unspecified"),
+            workflow_id=answer.required("workflowId"),
+            run_id=answer.text("runId"),
+            status=answer.required("status"),
             output=answer.get("output"),
             error=str(message) if message else None,
         )

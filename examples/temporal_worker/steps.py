@@ -91,22 +91,9 @@ def _activity(
     settings: Settings, workflow_type: str, step: str
 ) -> Callable[[dict[str, Any]], Awaitable[str]]:
     async def run(arg: dict[str, Any]) -> str:
-        info = activity.info()
         prompt = read_prompt(settings.prompts, step)
         iteration = arg.get("round")
-        _append(
-            settings.log,
-            {
-                "workflow_id": info.workflow_id,
-                "run_id": info.workflow_run_id,
-                "workflow_type": workflow_type,
-                "step": step,
-                "attempt": info.attempt,
-                "round": iteration,
-                "prompt": prompt,
-                "at": time.time(),
-            },
-        )
+        log_invocation(settings.log, workflow_type, step, prompt=prompt, iteration=iteration)
         delay_ms = arg.get("delay_ms")
         if delay_ms:
             await asyncio.sleep(float(delay_ms) / 1000)
@@ -115,6 +102,24 @@ def _activity(
 
     run.__name__ = run.__qualname__ = f"{workflow_type}__{step}"
     return activity.defn(name=f"{workflow_type}#{step}")(run)
+
+
+def log_invocation(
+    log: Path, workflow_type: str, step: str, *, prompt: str, iteration: int | None = None
+) -> None:
+    """One line for the activity attempt running now (call it from inside the activity)."""
+    info = activity.info()
+    record = {
+        "workflow_id": info.workflow_id,
+        "run_id": info.workflow_run_id,
+        "workflow_type": workflow_type,
+        "step": step,
+        "attempt": info.attempt,
+        "round": iteration,
+        "prompt": prompt,
+        "at": time.time(),
+    }
+    _append(log, record)
 
 
 def _append(log: Path, record: dict[str, Any]) -> None:

@@ -16,8 +16,13 @@ from typing import Any, TypeVar
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from examples.temporal_worker.evaluation import EVAL_WORKFLOW, BlogDigestEval
+from examples.temporal_worker.evaluators import evaluator_activities
 from examples.temporal_worker.steps import Settings, activities
-from examples.temporal_worker.workflows import WORKFLOWS
+from examples.temporal_worker.workflows import STEPS, WORKFLOWS
+
+# Every workflow type the worker registers (Output's catalog, for the API double on Temporal).
+WORKFLOW_NAMES = (*STEPS, EVAL_WORKFLOW)
 
 T = TypeVar("T")
 
@@ -34,8 +39,8 @@ def new_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=list(WORKFLOWS),
-        activities=activities(settings),
+        workflows=[*WORKFLOWS, BlogDigestEval],
+        activities=[*activities(settings), *evaluator_activities(settings)],
         workflow_task_executor=executor,
         max_concurrent_workflow_tasks=4,
     )

@@ -3,7 +3,8 @@ importing temporalio). Imported only when a config says `engine: {kind: temporal
 demo, so the default engine never loads the SDK.
 
 `loop` runs the SDK's asyncio on a private thread, `client` opens the connection, `events`
-turns history events into the dicts Output's API serves, `adapter` is the `TemporalEngine`.
+turns history events into the dicts Output's API serves, `requests` builds what is sent,
+`failures` turns temporalio's errors into ours, `adapter` is the `TemporalEngine`.
 """
 
 from __future__ import annotations

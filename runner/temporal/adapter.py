@@ -1,23 +1,26 @@
-"""`TemporalEngine`: Temporal's gRPC API as an `Engine`, and its errors mapped to ours.
+"""`TemporalEngine`: Temporal's gRPC API as an `Engine`.
 
 Every call is a coroutine run on the engine's `LoopThread`; history pages become the dicts of
-`events`. temporalio's exceptions never leave this module: they become `ApiError`s that say
-what to do, with `retryable` set where asking again later may work.
+`events`. temporalio's exceptions never leave this module: `failures` turns them into
+`ApiError`s that say what to do, with `retryable` set where asking again later may work.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import secrets
+import string
 import threading
+import time
 import uuid
 from collections.abc import Coroutine, Mapping
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from temporalio.api.common.v1 import Payloads, WorkflowExecution, WorkflowType
-from temporalio.api.enums.v1 import EventType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflow.v1 import WorkflowExecutionInfo
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import EventType, HistoryEventFilterType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.api.workflow.v1 import WorkflowExecutionConfig
 from temporalio.api.workflowservice.v1 import (
     DescribeNamespaceRequest,
     DescribeWorkflowExecutionRequest,
@@ -26,7 +29,6 @@ from temporalio.api.workflowservice.v1 import (
     GetWorkflowExecutionHistoryResponse,
     ListWorkflowExecutionsRequest,
     ResetWorkflowExecutionRequest,
-    StartWorkflowExecutionRequest,
     TerminateWorkflowExecutionRequest,
 )
 from temporalio.client import Client
@@ -34,11 +36,19 @@ from temporalio.service import RPCError, RPCStatusCode, WorkflowService
 
 from runner.config import EngineConfig
 from runner.engine import OnSteps, RunStatus, WorkflowResult
-from runner.errors import ApiError, AuthError, NoSuchWorkflow, ResetOutcomeUnknown
+from runner.errors import ApiError, ResetOutcomeUnknown
 from runner.history import RunHistory
 from runner.temporal.client import IDENTITY, open_client
-from runner.temporal.events import decode_payloads, encode_payload, events_to_dicts, status_name
+from runner.temporal.events import (
+    CLOSE_EVENTS,
+    close_outcome,
+    decode_payloads,
+    events_to_dicts,
+    run_status,
+)
+from runner.temporal.failures import mapped, maybe_sent, why
 from runner.temporal.loop import LoopThread, result_unless_stopped
+from runner.temporal.requests import history_request, start_request
 
 T = TypeVar("T")
 
@@ -47,29 +57,14 @@ CALL_TIMEOUT_S = 30.0
 LONG_POLL_S = 10.0
 MAX_ROWS = 1000  # visibility rows read per listing, like Output's /workflow/runs limit
 FIND_RESET_RUNS = 10
+EVAL_SUFFIX = "_eval"  # Output's only mark of an eval workflow (EVALS.md §2.1)
+_NANOID = string.ascii_letters + string.digits + "_-"
+_CONTINUED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+_CLOSE = HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT
 
-_RETRYABLE = frozenset(
-    {
-        RPCStatusCode.UNAVAILABLE,
-        RPCStatusCode.DEADLINE_EXCEEDED,
-        RPCStatusCode.RESOURCE_EXHAUSTED,
-        RPCStatusCode.ABORTED,
-        RPCStatusCode.INTERNAL,
-        RPCStatusCode.UNKNOWN,
-        RPCStatusCode.CANCELLED,
-    }
-)
-_AUTH = frozenset({RPCStatusCode.UNAUTHENTICATED, RPCStatusCode.PERMISSION_DENIED})
-# After these, a write may have reached the server although its answer was lost.
-_MAYBE_SENT = frozenset(
-    {
-        RPCStatusCode.DEADLINE_EXCEEDED,
-        RPCStatusCode.CANCELLED,
-        RPCStatusCode.UNKNOWN,
-        RPCStatusCode.INTERNAL,
-        RPCStatusCode.UNAVAILABLE,
-    }
-)
+
+class _Stopped(Exception):
+    """A long poll ended by its stop event."""
 
 
 class TemporalEngine:
@@ -94,6 +89,7 @@ class TemporalEngine:
         self._client: Client | None = client
         self._loop = loop
         self._closed = False
+        self._closing = threading.Event()  # ends waits that have no stop event of their own
 
     @classmethod
     def connect(cls, config: EngineConfig, env: Mapping[str, str]) -> TemporalEngine:
@@ -112,6 +108,7 @@ class TemporalEngine:
         if self._closed:
             return
         self._closed = True
+        self._closing.set()
         self._client = None
         self._loop.close()
 
@@ -130,7 +127,7 @@ class TemporalEngine:
 
     def status(self, workflow_id: str, run_id: str | None = None) -> RunStatus:
         info = self._describe(workflow_id, run_id).workflow_execution_info
-        return _run_status(info, workflow_id, run_id or "")
+        return run_status(info, workflow_id, run_id or "")
 
     def runs_of_type(self, workflow_type: str) -> list[RunStatus]:
         rows = self._list(f"WorkflowType = {_quoted(workflow_type)}", MAX_ROWS)
@@ -163,37 +160,54 @@ class TemporalEngine:
         what = f"following run {history.run_id} of {history.workflow_id}"
         token = b""
         while not stop.is_set() and not history.closed:
-            request = GetWorkflowExecutionHistoryRequest(
-                namespace=self.namespace,
-                execution=WorkflowExecution(workflow_id=history.workflow_id, run_id=history.run_id),
-                next_page_token=token,
-                wait_new_event=True,
-            )
-            future = self._loop.submit(
-                self._service().get_workflow_execution_history(
-                    request, timeout=timedelta(seconds=LONG_POLL_S)
-                )
+            request = history_request(
+                self.namespace, history.workflow_id, history.run_id, token, wait_new_event=True
             )
             try:
-                page = result_unless_stopped(future, stop, LONG_POLL_S + 5)
-            except concurrent.futures.CancelledError:
-                if stop.is_set():
-                    return
-                raise ApiError("the Temporal engine is closed") from None
-            except RPCError as exc:
-                if exc.status == RPCStatusCode.DEADLINE_EXCEEDED:
-                    continue  # an empty long poll, said impolitely
-                raise self._mapped(exc, what) from None
-            except (RuntimeError, TimeoutError) as exc:
+                page = self._poll(request, stop, LONG_POLL_S + 5, what)
+            except _Stopped:
+                return
+            except TimeoutError as exc:
                 raise self._mapped(exc, what) from None
             if page is None:
-                return  # stopped
+                continue
             done = history.feed(events_to_dicts(page.history.events, payloads=payloads))
             if done:
                 on_steps(done)
             if not page.next_page_token:
                 return
             token = page.next_page_token
+
+    def _poll(
+        self,
+        request: GetWorkflowExecutionHistoryRequest,
+        stop: threading.Event,
+        wait_s: float,
+        what: str,
+    ) -> GetWorkflowExecutionHistoryResponse | None:
+        """One long poll of a history, waited for here at most `wait_s` (TimeoutError after):
+        the page, or None when the server's deadline ran out with nothing new (it answers
+        DEADLINE_EXCEEDED). _Stopped within 0.1 s of `stop`; other failures as ApiErrors."""
+        future = self._loop.submit(
+            self._service().get_workflow_execution_history(
+                request, timeout=timedelta(seconds=LONG_POLL_S)
+            )
+        )
+        try:
+            page = result_unless_stopped(future, stop, wait_s)
+        except concurrent.futures.CancelledError:
+            if stop.is_set():
+                raise _Stopped from None
+            raise ApiError("the Temporal engine is closed") from None
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.DEADLINE_EXCEEDED:
+                return None  # an empty long poll, said impolitely
+            raise self._mapped(exc, what) from None
+        except RuntimeError as exc:
+            raise self._mapped(exc, what) from None
+        if page is None:
+            raise _Stopped
+        return page
 
     def run_input(self, workflow_id: str, run_id: str) -> Any:
         page = self._history_page(workflow_id, run_id, b"", page_size=1)
@@ -249,31 +263,35 @@ class TemporalEngine:
         return None
 
     def start(self, workflow_type: str, workflow_id: str, input: Any) -> str:
-        """A new run on the task queue (and with the timeouts) of the id's latest run."""
-        latest = self._describe(workflow_id, None).execution_config
-        request = StartWorkflowExecutionRequest(
-            namespace=self.namespace,
-            workflow_id=workflow_id,
-            workflow_type=WorkflowType(name=workflow_type),
-            task_queue=TaskQueue(name=latest.task_queue.name),
-            identity=IDENTITY,
-            request_id=str(uuid.uuid4()),
-        )
-        if input is not None:
-            request.input.CopyFrom(Payloads(payloads=[encode_payload(input)]))
-        for name in ("workflow_execution_timeout", "workflow_run_timeout"):
-            if latest.HasField(name):
-                getattr(request, name).CopyFrom(getattr(latest, name))
-        if latest.HasField("default_workflow_task_timeout"):
-            request.workflow_task_timeout.CopyFrom(latest.default_workflow_task_timeout)
+        """A new run on the task queue (and with the timeouts) of the id's latest run; for an id
+        with no run yet (a dataset case's first), of the newest run of `workflow_type`."""
+        try:
+            config = self._describe(workflow_id, None).execution_config
+        except ApiError as exc:
+            if exc.error != RPCStatusCode.NOT_FOUND.name:
+                raise
+            config = self._newest_config(workflow_type, [workflow_type])
         answer = self._write(
             self._service().start_workflow_execution(
-                request, retry=False, timeout=timedelta(seconds=CALL_TIMEOUT_S)
+                start_request(self.namespace, workflow_type, workflow_id, input, config),
+                retry=False,
+                timeout=timedelta(seconds=CALL_TIMEOUT_S),
             ),
             f"starting a {workflow_type} run as {workflow_id}",
             "a run may have started",
         )
         return answer.run_id
+
+    def _newest_config(self, workflow_type: str, types: list[str]) -> WorkflowExecutionConfig:
+        """The task queue and timeouts of the newest run of the first of `types` that has one."""
+        for name in types:
+            runs = self.runs_of_type(name)
+            if runs:
+                return self._describe(runs[0].workflow_id, runs[0].run_id).execution_config
+        raise ApiError(
+            f"cannot tell which task queue runs {workflow_type}: namespace {self.namespace} has "
+            f"no run of {' or '.join(types)}; start one run of {types[0]} first"
+        )
 
     def _write(self, call: Coroutine[Any, Any, T], what: str, maybe: str) -> T:
         """Send a request that must not be repeated: once, and if its answer is lost, say
@@ -281,15 +299,81 @@ class TemporalEngine:
         try:
             return self._loop.run(call, CALL_TIMEOUT_S + 5)
         except (RPCError, RuntimeError, TimeoutError) as exc:
-            if _maybe_sent(exc):
+            if maybe_sent(exc):
                 raise ResetOutcomeUnknown(
-                    f"{what} got no answer from Temporal at {self.address} ({_why(exc)}); {maybe}",
+                    f"{what} got no answer from Temporal at {self.address} ({why(exc)}); {maybe}",
                     retryable=False,
                 ) from None
             raise self._mapped(exc, what) from None
 
     def run_workflow(self, workflow_type: str, input: Any, *, timeout_s: float) -> WorkflowResult:
-        raise NoSuchWorkflow(f"running {workflow_type} is not supported by this engine yet")
+        """Run `workflow_type` under a new id where the workflow it judges runs (`x` for
+        `x_eval`: the task queue and timeouts of its newest run, else of `workflow_type`'s own),
+        and wait for the run to close, as Output's POST /workflow/run does.
+
+        Temporal cannot tell a type no worker registers from a slow start, so there is no
+        NoSuchWorkflow here: past `timeout_s` the ApiError asks about the worker, and the run is
+        left to its own timeouts (Output's 408 leaves it running too).
+        """
+        judged = workflow_type.removesuffix(EVAL_SUFFIX)
+        config = self._newest_config(workflow_type, list(dict.fromkeys([judged, workflow_type])))
+        deadline = time.monotonic() + timeout_s
+        workflow_id = "".join(secrets.choice(_NANOID) for _ in range(21))  # Output's id style
+        request = start_request(self.namespace, workflow_type, workflow_id, input, config)
+        answer = self._call(  # retried with the same request id: Temporal starts it once
+            self._service().start_workflow_execution(
+                request, retry=True, timeout=timedelta(seconds=CALL_TIMEOUT_S)
+            ),
+            f"starting a {workflow_type} run as {workflow_id}",
+        )
+        close = self._close_event(workflow_id, answer.run_id, deadline)
+        if close is None:
+            raise ApiError(
+                f"{workflow_type} did not finish within {timeout_s:g} s; is a worker polling "
+                f"task queue {config.task_queue.name} and registering {workflow_type}? (run "
+                f"{workflow_id} was left to its own timeouts)"
+            )
+        run_id, event = close
+        status, output, error = close_outcome(event)
+        return WorkflowResult(
+            workflow_id=workflow_id, run_id=run_id, status=status, output=output, error=error
+        )
+
+    def _close_event(
+        self, workflow_id: str, run_id: str, deadline: float
+    ) -> tuple[str, HistoryEvent] | None:
+        """The run's close event (after continue-as-new, the last run's), or None once
+        `deadline` passes: long polls for that event alone, each cut at the deadline and within
+        0.1 s of close()."""
+        what = f"waiting for run {run_id} of {workflow_id}"
+        token = b""
+        while (remaining := deadline - time.monotonic()) > 0:
+            request = history_request(
+                self.namespace,
+                workflow_id,
+                run_id,
+                token,
+                wait_new_event=True,
+                history_event_filter_type=_CLOSE,
+            )
+            try:
+                page = self._poll(request, self._closing, min(remaining, LONG_POLL_S + 5), what)
+            except _Stopped:
+                raise ApiError(f"the Temporal engine closed while {what}") from None
+            except TimeoutError:
+                continue  # at the deadline (or a server that said nothing): look again
+            if page is None:
+                continue
+            for event in page.history.events:
+                if event.event_type == _CONTINUED:
+                    attrs = event.workflow_execution_continued_as_new_event_attributes
+                    run_id, token = attrs.new_execution_run_id, b""
+                    break
+                if event.event_type in CLOSE_EVENTS:
+                    return run_id, event
+            else:
+                token = page.next_page_token
+        return None
 
     def terminate(self, workflow_id: str, run_id: str, reason: str) -> None:
         request = TerminateWorkflowExecutionRequest(
@@ -349,11 +433,8 @@ class TemporalEngine:
     def _history_page(
         self, workflow_id: str, run_id: str, token: bytes, *, page_size: int = 0
     ) -> GetWorkflowExecutionHistoryResponse:
-        request = GetWorkflowExecutionHistoryRequest(
-            namespace=self.namespace,
-            execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
-            next_page_token=token,
-            maximum_page_size=page_size,
+        request = history_request(
+            self.namespace, workflow_id, run_id, token, maximum_page_size=page_size
         )
         page: GetWorkflowExecutionHistoryResponse = self._call(
             self._service().get_workflow_execution_history(
@@ -379,7 +460,7 @@ class TemporalEngine:
                 ),
                 f"the runs matching {query}",
             )
-            rows += [_run_status(info) for info in page.executions]
+            rows += [run_status(info) for info in page.executions]
             token = page.next_page_token
             if not token:
                 break
@@ -402,94 +483,11 @@ class TemporalEngine:
         return point
 
     def _mapped(self, exc: BaseException, what: str) -> ApiError:
-        if isinstance(exc, RPCError):
-            code = exc.status
-            if code in _AUTH:
-                if self._api_key_env:
-                    hint = f"check that {self._api_key_env} holds a valid API key for it"
-                else:
-                    hint = (
-                        "set engine.api_key_env (the NAME of the variable holding an API key) "
-                        "or engine.tls client certificates in the config"
-                    )
-                return AuthError(
-                    f"Temporal at {self.address} refused {what} ({code.name}: {exc.message}); "
-                    f"{hint}",
-                    error=code.name,
-                )
-            if code == RPCStatusCode.NOT_FOUND:
-                return ApiError(
-                    f"{what}: not found in namespace {self.namespace} ({exc.message})",
-                    error=code.name,
-                )
-            if code == RPCStatusCode.UNAVAILABLE:
-                return self._unreachable(exc.message)
-            return ApiError(
-                f"Temporal refused {what} ({code.name}: {exc.message})",
-                error=code.name,
-                retryable=code in _RETRYABLE,
-            )
-        if isinstance(exc, TimeoutError):
-            return ApiError(
-                f"Temporal at {self.address} did not answer {what} in time", retryable=True
-            )
-        return self._unreachable(str(exc))
-
-    def _unreachable(self, why: str) -> ApiError:
-        return ApiError(
-            f"cannot reach Temporal at {self.address} ({_short(why)}); is the server running "
-            "(`temporal server start-dev`)?",
-            error="UNAVAILABLE",
-            retryable=True,
+        return mapped(
+            exc, what, address=self.address, namespace=self.namespace, key_env=self._api_key_env
         )
-
-
-def _run_status(info: WorkflowExecutionInfo, workflow_id: str = "", run_id: str = "") -> RunStatus:
-    """A described or listed run; the ids asked for stand in where the answer has none."""
-    return RunStatus(
-        workflow_id=info.execution.workflow_id or workflow_id,
-        run_id=info.execution.run_id or run_id,
-        status=status_name(info.status),
-        started_at=_epoch(info.start_time) if info.HasField("start_time") else None,
-        workflow_type=info.type.name or None,
-    )
-
-
-def _epoch(stamp: Any) -> float:
-    return float(stamp.seconds) + float(stamp.nanos) / 1e9
 
 
 def _quoted(value: str) -> str:
     """A string literal for a visibility query."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _maybe_sent(exc: BaseException) -> bool:
-    if isinstance(exc, TimeoutError):
-        return True
-    if isinstance(exc, RPCError):
-        if exc.status == RPCStatusCode.UNAVAILABLE and _never_connected(exc.message):
-            return False
-        return exc.status in _MAYBE_SENT
-    return not _never_connected(str(exc))
-
-
-def _never_connected(message: str) -> bool:
-    """A failed (re)connect: the request never left this process."""
-    lowered = message.lower()
-    return "failed client connect" in lowered or "tcp connect error" in lowered
-
-
-def _why(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    if isinstance(exc, RPCError):
-        return f"{exc.status.name}: {_short(exc.message)}"
-    return _short(str(exc))
-
-
-def _short(message: str) -> str:
-    """tonic's transport errors nest five deep; the innermost message is the useful part."""
-    if "Connection refused" in message:
-        return "connection refused"
-    return message if len(message) <= 200 else message[:197] + "..."

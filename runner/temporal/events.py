@@ -1,4 +1,5 @@
-"""Temporal's protobuf history events as the dicts Output's API serves (docs/output-api.md §4).
+"""Temporal's protobuf history events as the dicts Output's API serves (docs/output-api.md §4),
+and its other answers (a run's description, its close event) as output-reset's values.
 
 Pure conversion, no I/O: `RunHistory.feed` then reads both engines alike.
 """
@@ -17,8 +18,20 @@ from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.api.enums.v1 import EventType, WorkflowExecutionStatus
 from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import HistoryEvent
+from temporalio.api.workflow.v1 import WorkflowExecutionInfo
+
+from runner.engine import RunStatus
 
 _FAILURE_FIELDS = frozenset({"failure", "lastFailure"})
+# A run's close event, and the status it gives the run (in status_name's words).
+CLOSE_EVENTS: dict[int, str] = {
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: "completed",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED: "failed",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT: "timed_out",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED: "cancelled",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: "terminated",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW: "continued_as_new",
+}
 
 
 def events_to_dicts(events: Iterable[HistoryEvent], *, payloads: bool) -> list[dict[str, Any]]:
@@ -88,6 +101,40 @@ def encode_payload(value: Any) -> Payload:
         metadata={"encoding": b"json/plain"},
         data=json.dumps(value, separators=(",", ":")).encode(),
     )
+
+
+def close_outcome(event: HistoryEvent) -> tuple[str, Any, str | None]:
+    """How a run ended, from its close event: its status, its decoded result, and why it did
+    not complete (a failure's innermost cause: "Activity task failed" alone says nothing)."""
+    status = CLOSE_EVENTS[event.event_type]
+    if status == "completed":
+        attrs = event.workflow_execution_completed_event_attributes
+        values = decode_payloads(attrs.result.payloads)
+        return status, values[0] if values else None, None
+    if status == "failed":
+        failure = event.workflow_execution_failed_event_attributes.failure
+        while failure.HasField("cause"):
+            failure = failure.cause
+        return status, None, failure.message or "the run failed"
+    if status == "terminated":
+        reason = event.workflow_execution_terminated_event_attributes.reason
+        return status, None, f"terminated: {reason}" if reason else "terminated"
+    return status, None, status.replace("_", " ")
+
+
+def run_status(info: WorkflowExecutionInfo, workflow_id: str = "", run_id: str = "") -> RunStatus:
+    """A described or listed run; the ids asked for stand in where the answer has none."""
+    return RunStatus(
+        workflow_id=info.execution.workflow_id or workflow_id,
+        run_id=info.execution.run_id or run_id,
+        status=status_name(info.status),
+        started_at=_epoch(info.start_time) if info.HasField("start_time") else None,
+        workflow_type=info.type.name or None,
+    )
+
+
+def _epoch(stamp: Any) -> float:
+    return float(stamp.seconds) + float(stamp.nanos) / 1e9
 
 
 def status_name(value: int) -> str:

@@ -73,6 +73,7 @@ ACTIVITY_OPTIONS: dict[str, Any] = {
     },
 }
 MAXIMUM_ATTEMPTS = 3
+RETRY_STATE_NON_RETRYABLE_FAILURE = 2
 RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED = 4
 RETRY_STATE_RETRY_POLICY_NOT_SET = 5
 RESET_CAUSE = 20
@@ -431,7 +432,11 @@ def activity_task_completed(
 
 
 def activity_task_failed(
-    scheduled_id: int, started_id: int, identity: str, message: str
+    scheduled_id: int,
+    started_id: int,
+    identity: str,
+    message: str,
+    retry_state: int = RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED,
 ) -> tuple[str, Attributes]:
     # The API flattens this failure to {message, stackTrace, type}; `type` is always null (§4.2).
     return "ACTIVITY_TASK_FAILED", {
@@ -439,7 +444,7 @@ def activity_task_failed(
         "scheduledEventId": str(scheduled_id),
         "startedEventId": str(started_id),
         "identity": identity,
-        "retryState": RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED,
+        "retryState": retry_state,
     }
 
 

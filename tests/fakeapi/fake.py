@@ -18,7 +18,9 @@ from types import TracebackType
 from typing import Any
 
 from tests.fakeapi import events as ev
+from tests.fakeapi.evals import DEFAULT_CONCURRENCY, Evaluator, eval_workflow
 from tests.fakeapi.faults import CannedResponse, Faults, RecordedRequest, RequestLog
+from tests.fakeapi.inputs import InputCheck
 from tests.fakeapi.model import Reload, Run, Store
 from tests.fakeapi.program import Program, WorkflowDef
 from tests.fakeapi.routes import Routes
@@ -97,8 +99,23 @@ class FakeOutputApi:
         *,
         disable_trace: bool = False,
         aliases: Sequence[str] = (),
+        validate: InputCheck | None = None,
     ) -> None:
-        self._store.define(WorkflowDef(name, list(program), disable_trace, tuple(aliases)))
+        """`validate` stands for the workflow's input schema: the issues it finds in an input
+        fail the run with a ValidationError after getTraceDestinations (e-21)."""
+        definition = WorkflowDef(name, list(program), disable_trace, tuple(aliases), validate)
+        self._store.define(definition)
+
+    def define_eval(
+        self,
+        name: str,
+        evaluators: Sequence[Evaluator],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+    ) -> None:
+        """An eval workflow `<workflow>_eval` (EVALS.md §2): input `{datasets}`, each case's
+        evaluators run in order as activities `<name>#<evaluator>`, an EvalOutput back."""
+        self._store.define(eval_workflow(name, evaluators, concurrency))
 
     def add_closed_run(
         self,

@@ -12,9 +12,13 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tests.fakeapi import events as ev
+
+if TYPE_CHECKING:
+    from tests.fakeapi.evals import EvalDef
+    from tests.fakeapi.inputs import InputCheck
 
 NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$", re.IGNORECASE)
 INTERNAL_PREFIX = "__internal"
@@ -69,6 +73,8 @@ class WorkflowDef:
     program: Program
     disable_trace: bool = False
     aliases: tuple[str, ...] = ()
+    validate: InputCheck | None = None  # the input's schema: issues, or none when it fits
+    evaluation: EvalDef | None = None  # an eval workflow (its program is empty)
 
     def __post_init__(self) -> None:
         for name in (self.name, *self.aliases, *(step.name for step in _steps(self.program))):
@@ -116,6 +122,7 @@ class Stage:
     memos: tuple[tuple[str, ...], ...] = ()
     parallel: bool = False
     feeds_next: bool = True  # whether the stage's result becomes the next stage's input
+    validates: bool = False  # the workflow's input is checked here (after the trace stage)
 
 
 def plan(definition: WorkflowDef, *, is_root: bool) -> list[Stage]:
@@ -146,7 +153,9 @@ def plan(definition: WorkflowDef, *, is_root: bool) -> list[Stage]:
             user.append(Stage(calls=(ChildCall(item.workflow),)))
     if not user:
         user.append(Stage(calls=()))  # no step: the memos go with the completion
-    user[0] = Stage(calls=user[0].calls, memos=first_memos, parallel=user[0].parallel)
+    user[0] = Stage(
+        calls=user[0].calls, memos=first_memos, parallel=user[0].parallel, validates=True
+    )
     return stages + user
 
 
@@ -183,7 +192,14 @@ class FailWorkflow:
     message: str
 
 
-Command = UpsertMemo | ScheduleActivity | StartChild | CompleteWorkflow | FailWorkflow
+@dataclass(frozen=True)
+class RejectInput:
+    """The workflow's input failed its schema: the run fails with a ValidationError."""
+
+    message: str
+
+
+Command = UpsertMemo | ScheduleActivity | StartChild | CompleteWorkflow | FailWorkflow | RejectInput
 
 
 @dataclass
@@ -196,7 +212,7 @@ class _HistoryIndex:
     memo_upserts: int = 0
 
 
-def _index(history: Sequence[ev.Event]) -> _HistoryIndex:
+def index_history(history: Sequence[ev.Event]) -> _HistoryIndex:
     index = _HistoryIndex()
     for event in history:
         name = event["eventTypeName"]
@@ -222,10 +238,15 @@ def _index(history: Sequence[ev.Event]) -> _HistoryIndex:
 
 
 def replay(
-    stages: Sequence[Stage], history: Sequence[ev.Event], workflow_input: Any, workflow_name: str
+    stages: Sequence[Stage],
+    history: Sequence[ev.Event],
+    workflow_input: Any,
+    workflow_name: str,
+    invalid: str | None = None,
 ) -> list[Command]:
-    """The commands one workflow task emits, given everything already in the run's history."""
-    index = _index(history)
+    """The commands one workflow task emits, given everything already in the run's history;
+    `invalid` is the ValidationError message when the input does not fit its schema."""
+    index = index_history(history)
     activity_cursor = child_cursor = memo_cursor = 0
     value = workflow_input
     commands: list[Command] = []
@@ -235,6 +256,8 @@ def replay(
                 memo_cursor += 1
             else:
                 commands.append(UpsertMemo(keys))
+        if stage.validates and invalid is not None:
+            return [*commands, RejectInput(invalid)]
         results: list[Any] = []
         waiting = False
         for call in stage.calls:

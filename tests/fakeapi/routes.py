@@ -20,7 +20,9 @@ from typing import Any
 from urllib.parse import unquote
 
 from tests.fakeapi import events as ev
+from tests.fakeapi.evals import catalog_entry
 from tests.fakeapi.faults import JSON_TYPE, TEXT_TYPE
+from tests.fakeapi.inputs import result_error
 from tests.fakeapi.model import (
     ApiError,
     Run,
@@ -37,6 +39,17 @@ SSE_PAGE_BATCHES = 50
 DEFAULT_PAGE_SIZE = 20
 SUNSET = "Thu, 16 Jul 2026 00:00:00 GMT"
 _NANOID_ALPHABET = string.ascii_letters + string.digits + "_-"
+
+
+def catalog_not_available() -> ApiError:
+    """start or run on a catalog whose workflow does not run (e-13); Retry-After: 3."""
+    return ApiError(
+        503,
+        "CatalogNotAvailableError",
+        "Catalog workflow is unavailable. This is likely due the worker not running or still "
+        "starting. Retry in a few seconds.",
+        headers={"Retry-After": "3"},
+    )
 
 
 @dataclass
@@ -251,12 +264,7 @@ class Routes:
         if run.status == "completed":
             output = attrs["result"][0]
         elif run.status == "failed":
-            failure = attrs["failure"]
-            error = {
-                "activityType": failure["activityFailureInfo"]["activityType"]["name"],
-                "name": "Error",
-                "message": failure["cause"]["message"],
-            }
+            error = result_error(attrs["failure"])
         elif run.status == "terminated":
             error = {"name": "TerminatedFailure", "message": attrs.get("reason", "")}
         elif run.status == "cancelled":
@@ -322,18 +330,7 @@ class Routes:
             # (docs/output-api.md §3.13).
             while (remaining := store.reload_pending()) is not None and not request.aborted():
                 store.cond.wait(remaining if remaining > 0 else 0.001)
-            workflows = [
-                {
-                    "name": definition.name,
-                    "description": f"Fake workflow {definition.name}",
-                    "inputSchema": {"$schema": "https://json-schema.org/draft/2020-12/schema"},
-                    "outputSchema": {"$schema": "https://json-schema.org/draft/2020-12/schema"},
-                    "path": f"/app/dist/workflows/{definition.name}/workflow.js",
-                    "activities": [],
-                    "aliases": list(definition.aliases),
-                }
-                for definition in store.workflows.values()
-            ]
+            workflows = [catalog_entry(definition) for definition in store.workflows.values()]
             names = dict(store.names)
         return Response.json(200, {"workflows": workflows, "workflowNames": names})
 
@@ -353,12 +350,7 @@ class Routes:
         assert name is not None
         chosen = catalog or task_queue or self._store.catalog_id
         if chosen != self._store.catalog_id:
-            raise ApiError(
-                503,
-                "CatalogNotAvailableError",
-                f'Catalog "{chosen}" is not available.',
-                headers={"Retry-After": "3"},
-            )
+            raise catalog_not_available()
         workflow_id = workflow_id or "".join(secrets.choice(_NANOID_ALPHABET) for _ in range(21))
         return name, workflow_id, body.get("input")
 
@@ -392,7 +384,7 @@ class Routes:
                     raise ApiError(
                         408,
                         "WorkflowExecutionTimedOutError",
-                        "Workflow execution timed out",
+                        "Workflow execution exceeded timeout for synchronous execution.",
                         workflow_id=workflow_id,
                     )
                 self._store.cond.wait(remaining)

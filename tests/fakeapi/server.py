@@ -95,7 +95,8 @@ class TrackingServer(ThreadingHTTPServer):
 
 
 class TrackingHandler(BaseHTTPRequestHandler):
-    """Keep-alive without Nagle's delay, registered with its TrackingServer while open."""
+    """Keep-alive without Nagle's delay, registered with its TrackingServer while open; every
+    method (GET, POST, PATCH, PUT, DELETE) goes to `dispatch`."""
 
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # without it keep-alive responses wait ~40 ms (WATCHING.md)
@@ -109,6 +110,24 @@ class TrackingHandler(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError):
             super().finish()
         self.server.untrack(self.connection)
+
+    def dispatch(self) -> None:
+        raise NotImplementedError
+
+    def do_GET(self) -> None:
+        self.dispatch()
+
+    def do_POST(self) -> None:
+        self.dispatch()
+
+    def do_PATCH(self) -> None:
+        self.dispatch()
+
+    def do_PUT(self) -> None:
+        self.dispatch()
+
+    def do_DELETE(self) -> None:
+        self.dispatch()
 
 
 class _HttpServer(TrackingServer):
@@ -163,30 +182,15 @@ class _Handler(TrackingHandler):
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("fake API: " + format, *args)
 
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def do_PATCH(self) -> None:
-        self._dispatch()
-
-    def do_PUT(self) -> None:
-        self._dispatch()
-
-    def do_DELETE(self) -> None:
-        self._dispatch()
-
-    def do_OPTIONS(self) -> None:
-        self._dispatch()
+    def do_OPTIONS(self) -> None:  # the CORS preflight
+        self.dispatch()
 
     # --- one request -----------------------------------------------------------------------
 
     def _aborted(self) -> bool:
         return self.server.closing.is_set() or self.server.app.store.stopping
 
-    def _dispatch(self) -> None:
+    def dispatch(self) -> None:
         app = self.server.app
         received_at = time.monotonic()
         split = urlsplit(self.path)

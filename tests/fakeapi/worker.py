@@ -16,16 +16,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.fakeapi import events as ev
+from tests.fakeapi.evals import eval_commands
+from tests.fakeapi.inputs import failure_message, workflow_execution_failed_validation
 from tests.fakeapi.model import Run, Store
 from tests.fakeapi.program import (
     INTERNAL_PREFIX,
     TRACE_STEP,
+    Command,
     CompleteWorkflow,
     FailWorkflow,
+    RejectInput,
     ScheduleActivity,
     StartChild,
     Step,
     UpsertMemo,
+    WorkflowDef,
     plan,
     replay,
     step_result,
@@ -48,6 +53,7 @@ class _Execution:
     ok: bool
     outcome: Any  # the result, or the failure message
     identity: str
+    non_retryable: bool = False  # failed on its first attempt (an evaluator that threw)
 
     def finished(self, now: float) -> bool:
         return now >= self.due and (self.step.gate is None or self.step.gate.is_set())
@@ -133,9 +139,7 @@ class Worker:
             started_id = batch.add(
                 *ev.workflow_task_started(scheduled_id, identity, run.history_bytes)
             )
-        definition = store.workflows[run.workflow_type]
-        stages = plan(definition, is_root=run.parent is None)
-        commands = replay(stages, run.events, run.input, run.workflow_type)
+        commands = self._commands(store.workflows[run.workflow_type], run)
         activities: list[tuple[int, Step]] = []
         children: list[tuple[int, StartChild, str]] = []
         closing: str | None = None
@@ -177,6 +181,9 @@ class Worker:
                         )
                     )
                     closing = "failed"
+                elif isinstance(command, RejectInput):
+                    batch.add(*workflow_execution_failed_validation(command.message, completed_id))
+                    closing = "failed"
         run.wft_worker = identity
         store.cond.notify_all()
         if closing is not None:
@@ -186,6 +193,15 @@ class Worker:
             self._execute(run, scheduled, step)
         for initiated, child, child_id in children:
             store.start_child(run, initiated, child_id, child.workflow, child.input)
+
+    @staticmethod
+    def _commands(definition: WorkflowDef, run: Run) -> list[Command]:
+        if definition.evaluation is not None:
+            return eval_commands(definition, run.events, run.input)
+        issues = definition.validate(run.input) if definition.validate is not None else []
+        invalid = failure_message(definition.name, issues) if issues else None
+        stages = plan(definition, is_root=run.parent is None)
+        return replay(stages, run.events, run.input, run.workflow_type, invalid)
 
     def _scheduled_event(
         self, run: Run, command: ScheduleActivity, completed_id: int
@@ -263,8 +279,13 @@ class Worker:
         store = self._store
         attrs = ev.attributes_of(run.event(scheduled_id))
         value = attrs["input"][0]
+        evaluation = store.workflows[run.workflow_type].evaluation
+        ok = not step.fail
+        outcome: Any
         if attrs["activityType"]["name"].startswith(f"{INTERNAL_PREFIX}#"):
-            outcome: Any = {"local": self._memo_value(run, "trace")["local"]}
+            ok, outcome = True, {"local": self._memo_value(run, "trace")["local"]}
+        elif evaluation is not None:
+            ok, outcome = evaluation.judge(step.name, value)
         elif step.fail:
             outcome = f"{step.name} failed"
         else:
@@ -278,9 +299,11 @@ class Worker:
                 step=step,
                 start_ms=ev.now_ms(),
                 due=time.monotonic() + step.duration_s,
-                ok=not step.fail,
+                ok=ok,
                 outcome=outcome,
                 identity=store.worker.identity,
+                # Output fails an evaluator's FatalError on its first attempt (e-09, e-18).
+                non_retryable=evaluation is not None,
             )
         )
         store.cond.notify_all()
@@ -288,7 +311,7 @@ class Worker:
     def _finish_activity(self, execution: _Execution) -> None:
         run = execution.run
         with run.batch() as batch:
-            attempt = 1 if execution.ok else ev.MAXIMUM_ATTEMPTS
+            attempt = 1 if execution.ok or execution.non_retryable else ev.MAXIMUM_ATTEMPTS
             started_id = batch.add(
                 *ev.activity_task_started(execution.scheduled_id, execution.identity, attempt),
                 time_ms=execution.start_ms,
@@ -300,9 +323,18 @@ class Worker:
                     )
                 )
             else:
+                retry_state = (
+                    ev.RETRY_STATE_NON_RETRYABLE_FAILURE
+                    if execution.non_retryable
+                    else ev.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED
+                )
                 batch.add(
                     *ev.activity_task_failed(
-                        execution.scheduled_id, started_id, execution.identity, execution.outcome
+                        execution.scheduled_id,
+                        started_id,
+                        execution.identity,
+                        execution.outcome,
+                        retry_state,
                     )
                 )
             self._store.schedule_workflow_task(run, batch)

@@ -8,11 +8,21 @@ from collections.abc import Iterator
 import pytest
 
 from runner.config import ApiConfig
-from runner.errors import ApiError, AuthError, ResetOutcomeUnknown
+from runner.errors import ApiError, AuthError, NoSuchWorkflow, ResetOutcomeUnknown
 from runner.history import Activity, RunHistory
 from runner.output_api import OutputApi, resolve_settings
 from runner.plan import plan
-from tests.fakeapi import Child, FakeOutputApi, Loop, Parallel, Program, Step
+from tests.fakeapi import (
+    Child,
+    Evaluator,
+    FakeOutputApi,
+    Interpret,
+    Judgement,
+    Loop,
+    Parallel,
+    Program,
+    Step,
+)
 from tests.unit.test_plan import change
 
 THREE: Program = [Step("extractTopics"), Step("draftOutline"), Step("polishDraft")]
@@ -273,3 +283,82 @@ def test_fresh_run_input_and_start(fake: FakeOutputApi) -> None:
         api.close()
     assert fake.wait_closed("nt-1", new_run) == "completed"
     assert fake.latest_run("nt-1") == new_run
+
+
+# -- POST /workflow/run: eval workflows ----------------------------------------------------------
+
+
+def mentions(input: object, output: object, truth: dict[str, object]) -> Judgement:
+    if not isinstance(output, str):
+        raise ValueError("expected a string output")
+    word = str(truth["word"])
+    return Judgement(word in output, reasoning=f"looked for {word}")
+
+
+def test_run_workflow_answers_the_eval_output_and_failed_runs(fake: FakeOutputApi) -> None:
+    fake.define_eval("probe_three_eval", [Evaluator("mentions", mentions, Interpret.boolean())])
+    case = {"input": {}, "ground_truth": {"word": "beta"}}
+    datasets = [
+        {"name": "yes", **case, "last_output": {"output": "alpha beta", "date": "d"}},
+        {"name": "no", **case, "last_output": {"output": "alpha", "date": "d"}},
+        {"name": "thrown", **case},
+    ]
+    api = client(fake)
+    try:
+        result = api.run_workflow("probe_three_eval", {"datasets": datasets}, timeout_s=10)
+        refused = api.run_workflow("probe_three_eval", {"datasets": [{}]}, timeout_s=10)
+    finally:
+        api.close()
+    assert (result.status, result.error) == ("completed", None)
+    assert result.run_id == fake.latest_run(result.workflow_id)
+    verdicts = [(c["datasetName"], c["verdict"]) for c in result.output["cases"]]
+    assert verdicts == [("yes", "pass"), ("no", "fail"), ("thrown", "fail")]
+    assert result.output["cases"][2]["evaluators"][0]["name"] == "_error"
+    # An input that fails the eval workflow's schema is a 200 with a failed run.
+    assert (refused.status, refused.output) == ("failed", None)
+    assert refused.error == (
+        'Workflow "probe_three_eval" input validation failed: '
+        "✖ Invalid input: expected string, received undefined\n  → at datasets[0].name\n"
+        "✖ Invalid input: expected record, received undefined\n  → at datasets[0].input"
+    )
+
+
+def test_run_workflow_says_when_the_worker_does_not_know_the_workflow(
+    fake: FakeOutputApi,
+) -> None:
+    api = client(fake)
+    try:
+        with pytest.raises(NoSuchWorkflow) as caught:
+            api.run_workflow("probe_three_eval", {"datasets": []}, timeout_s=5)
+    finally:
+        api.close()
+    assert caught.value.status == 424
+    assert str(caught.value) == (
+        "the worker has no workflow probe_three_eval (the Output API answered POST /workflow/run "
+        "with 424 Failed Dependency: UnsupportedWorkflowError: Workflow probe_three_eval is not "
+        "supported in the task queue main.)"
+    )
+
+
+def test_run_workflow_past_its_timeout_names_the_run_that_keeps_going(
+    fake: FakeOutputApi,
+) -> None:
+    gate = threading.Event()
+    fake.define_workflow("slow", [Step("wait", gate=gate)])
+    api = client(fake)
+    try:
+        with pytest.raises(ApiError) as caught:
+            api.run_workflow("slow", None, timeout_s=0.01)  # the API's minimum is 250 ms
+    finally:
+        api.close()
+    sent = fake.requests[-1]
+    assert (sent.path, sent.json) == ("/workflow/run", {"workflowName": "slow", "timeout": 250})
+    assert (caught.value.status, caught.value.retryable) == (408, False)
+    said = str(caught.value)
+    lead = "slow did not finish within 0.25 s (the Output API answered 408); it keeps running as "
+    assert said.startswith(f"{lead}workflow ")
+    workflow_id = said.removeprefix(f"{lead}workflow ")
+    run_id = fake.latest_run(workflow_id)
+    assert fake.run_status(workflow_id, run_id) == "running"
+    gate.set()
+    assert fake.wait_closed(workflow_id, run_id) == "completed"

@@ -17,8 +17,7 @@ import httpx
 import pytest
 
 from examples.temporal_worker.steps import Settings
-from examples.temporal_worker.worker import BackgroundWorker
-from examples.temporal_worker.workflows import STEPS
+from examples.temporal_worker.worker import WORKFLOW_NAMES, BackgroundWorker
 from runner.config import EngineConfig
 from runner.demo import DevServer, find_temporal
 from runner.errors import RunnerError
@@ -85,7 +84,7 @@ def bridge(
     """The Output API on the real server; its catalog is the task queue the worker polls."""
     for name in API_ENV:  # a watcher must use the config's url: these variables would win
         monkeypatch.delenv(name, raising=False)
-    with OutputBridge(temporal.address, catalog=task_queue, workflows=STEPS) as running:
+    with OutputBridge(temporal.address, catalog=task_queue, workflows=WORKFLOW_NAMES) as running:
         yield running
 
 

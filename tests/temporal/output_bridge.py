@@ -7,9 +7,10 @@ Output API adds (docs/output-api.md §3, §5.2): the routes and their JSON shape
 zod-style 400s, error envelopes, and the reset route's step-name-to-event algorithm, implemented
 here on raw Temporal events (not with output-reset's own history code, which it tests).
 
-One stdlib `ThreadingHTTPServer` on 127.0.0.1 (HTTP/1.1 keep-alive) and one asyncio loop for
-the client, each on its own thread; `close()` hangs up every connection, wakes long polls and
-joins every thread it started.
+One stdlib `ThreadingHTTPServer` on 127.0.0.1 (HTTP/1.1 keep-alive, `bridge_http`) and one
+asyncio loop for the client, each on its own thread; `close()` hangs up every connection, wakes
+long polls and joins every thread it started. `POST /workflow/run` answers the v2 result of
+`bridge_results`.
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.common.v1 import Payloads, WorkflowExecution, WorkflowType
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, HistoryEventFilterType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (
@@ -58,11 +59,13 @@ from runner.temporal import (
     start_runtime,
     status_name,
 )
+from runner.temporal.requests import history_request
 from tests.fakeapi.faults import RecordedRequest, RequestLog
 from tests.fakeapi.model import ApiError
-from tests.fakeapi.routes import Response, parse_json_body
-from tests.fakeapi.server import TrackingHandler, TrackingServer
-from tests.fakeapi.validation import MISSING, Issues
+from tests.fakeapi.routes import Response, catalog_not_available
+from tests.fakeapi.validation import Issues
+from tests.temporal.bridge_http import BridgeServer, Closing
+from tests.temporal.bridge_results import CLOSED, result_body, run_timeout_ms
 
 T = TypeVar("T")
 
@@ -72,12 +75,12 @@ LONG_POLL_CAP_MS = 15_000  # TEMPORAL_HISTORY_MAX_WAIT_TIMEOUT_MS
 RUNS_LIMIT = 100  # GET /workflow/runs default limit
 EXECUTION_TIMEOUT = timedelta(hours=24)  # TEMPORAL_WORKFLOW_EXECUTION_TIMEOUT (§3.7)
 _NANOID = string.ascii_letters + string.digits + "_-"
-_DISCONNECTS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
 
 _SCHEDULED = EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
 _COMPLETED = EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
 _TASK_COMPLETED = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
 _STARTED = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
+_CLOSE = HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,10 +93,6 @@ class BridgeReset:
     event_id: int
     reason: str
     new_run_id: str
-
-
-class _Closing(Exception):
-    """The bridge is closing under a request: hang up instead of answering."""
 
 
 class OutputBridge:
@@ -124,13 +123,14 @@ class OutputBridge:
         self._lock = threading.Lock()
         self._loop: LoopThread | None = None
         self._service: WorkflowService | None = None
-        self._server: _HttpServer | None = None
+        self._server: BridgeServer | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
         r = r"/workflow/(?P<wid>[^/]+)/runs/(?P<rid>[^/]+)"
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Response]]] = [
             ("GET", re.compile(r"^/workflow/runs$"), self._runs),
             ("POST", re.compile(r"^/workflow/start$"), self._start),
+            ("POST", re.compile(r"^/workflow/run$"), self._run),
             ("GET", re.compile(r"^/workflow/(?P<wid>[^/]+)/status$"), self._status),
             ("GET", re.compile(f"^{r}/status$"), self._status),
             ("GET", re.compile(f"^{r}/history$"), self._history),
@@ -157,7 +157,7 @@ class OutputBridge:
                 CALL_TIMEOUT_S,
             )
             self._service = client.workflow_service
-            self._server = _HttpServer(("127.0.0.1", 0), self)
+            self._server = BridgeServer(("127.0.0.1", 0), self.handle, self.log, self.closing)
         except BaseException:
             self._loop.close()
             raise
@@ -209,7 +209,7 @@ class OutputBridge:
                 return response
             except RPCError as exc:  # not mapped by the route: Express's default 500
                 return Response.json(500, {"error": "Error", "message": _grpc_text(exc)})
-            except _Closing:
+            except Closing:
                 raise
             except Exception as exc:  # a bug here, or a call that timed out: a plain 500
                 return Response.json(500, {"error": type(exc).__name__, "message": str(exc)})
@@ -346,10 +346,34 @@ class OutputBridge:
     # -- routes: writes -------------------------------------------------------------------------
 
     def _start(self, query: dict[str, str], body: Any) -> Response:
-        """§2.8: a new run on the catalog's task queue; the input is the single argument."""
+        """§3.7: a new run on the catalog's task queue; the input is the single argument."""
         issues = Issues()
         fields = issues.body_object(body)
         issues.check()
+        workflow_id, run_id = self._begin(fields, issues)
+        return Response.json(200, {"workflowId": workflow_id, "runId": run_id or None})
+
+    def _run(self, query: dict[str, str], body: Any) -> Response:
+        """§3.12: start as §3.7 does and wait for the run to close, at most `timeout` ms: its
+        v2 result, a 200 even when it failed; past the timeout a 408 (the run keeps going)."""
+        issues = Issues()
+        fields = issues.body_object(body)
+        issues.check()
+        timeout_ms = run_timeout_ms(fields, issues)
+        deadline = time.monotonic() + timeout_ms / 1000
+        workflow_id, run_id = self._begin(fields, issues)
+        close = self._close_event(workflow_id, run_id, deadline)
+        if close is None:
+            raise ApiError(
+                408,
+                "WorkflowExecutionTimedOutError",
+                "Workflow execution exceeded timeout for synchronous execution.",
+                workflow_id=workflow_id,
+            )
+        return Response.json(200, result_body(workflow_id, run_id, fields.get("input"), close))
+
+    def _begin(self, fields: dict[str, Any], issues: Issues) -> tuple[str, str]:
+        """Check a start body (with `issues` found so far), then start the run: its ids."""
         name = issues.string_field(fields, "workflowName", required=True)
         workflow_id = issues.string_field(fields, "workflowId", required=False)
         catalog = issues.string_field(fields, "catalog", required=False)
@@ -359,12 +383,7 @@ class OutputBridge:
         assert name is not None
         chosen = catalog or self.catalog
         if chosen != self.catalog:
-            raise ApiError(
-                503,
-                "CatalogNotAvailableError",
-                f'Catalog "{chosen}" is not available.',
-                headers={"Retry-After": "3"},
-            )
+            raise catalog_not_available()
         if self.workflows is not None and name not in self.workflows:
             raise ApiError(
                 424,
@@ -398,7 +417,7 @@ class OutputBridge:
                 "Workflow execution already started",
                 workflow_id=workflow_id,
             ) from None
-        return Response.json(200, {"workflowId": workflow_id, "runId": answer.run_id or None})
+        return workflow_id, answer.run_id
 
     def _terminate(self, query: dict[str, str], body: Any, wid: str, rid: str) -> Response:
         """§2.10: 200 {terminated, workflowId, runId}; a closed run is a 404 (Temporal's)."""
@@ -462,7 +481,7 @@ class OutputBridge:
 
     def _svc(self) -> WorkflowService:
         if self._service is None:
-            raise _Closing
+            raise Closing
         return self._service
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -496,27 +515,47 @@ class OutputBridge:
         }
 
     def _long_poll(
-        self, request: GetWorkflowExecutionHistoryRequest, bound_ms: int
+        self,
+        request: GetWorkflowExecutionHistoryRequest,
+        bound_ms: int,
+        give_up_s: float | None = None,
     ) -> GetWorkflowExecutionHistoryResponse | None:
         """Temporal's own long poll (it answers empty about 1 s before the deadline); None when
-        the deadline passed first; `_Closing` when the bridge closes meanwhile."""
+        the deadline passed first; `Closing` when the bridge closes meanwhile; TimeoutError
+        when `give_up_s` passes here first."""
         assert self._loop is not None
         future = self._loop.submit(
             self._svc().get_workflow_execution_history(
                 request, timeout=timedelta(milliseconds=bound_ms)
             )
         )
+        wait_s = bound_ms / 1000 + 5 if give_up_s is None else give_up_s
         try:
-            page = result_unless_stopped(future, self.closing, bound_ms / 1000 + 5)
+            page = result_unless_stopped(future, self.closing, wait_s)
         except concurrent.futures.CancelledError:
-            raise _Closing from None
+            raise Closing from None
         except RPCError as exc:
             if exc.status == RPCStatusCode.DEADLINE_EXCEEDED:
                 return None
             raise
         if page is None:
-            raise _Closing
+            raise Closing
         return page
+
+    def _close_event(self, wid: str, rid: str, deadline: float) -> HistoryEvent | None:
+        """The run's close event, or None once `deadline` (time.monotonic()) passes."""
+        while (remaining := deadline - time.monotonic()) > 0:
+            request = history_request(
+                self.namespace, wid, rid, b"", wait_new_event=True, history_event_filter_type=_CLOSE
+            )
+            try:
+                page = self._long_poll(request, self.long_poll_cap_ms, remaining)
+            except TimeoutError:
+                return None
+            for event in page.history.events if page is not None else ():
+                if event.event_type in CLOSED:
+                    return event
+        return None
 
     def _full_history(self, wid: str, rid: str) -> list[HistoryEvent]:
         events: list[HistoryEvent] = []
@@ -576,85 +615,6 @@ def reset_point(events: Iterable[HistoryEvent], step: str) -> int:
     if point is None:
         raise not_completed
     return point
-
-
-# -- HTTP transport ---------------------------------------------------------------------------
-
-
-class _HttpServer(TrackingServer):
-    daemon_threads = False
-
-    def __init__(self, address: tuple[str, int], bridge: OutputBridge) -> None:
-        self.bridge = bridge
-        super().__init__(address, _Handler, bridge.closing)
-
-
-class _Handler(TrackingHandler):
-    server: _HttpServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def do_PATCH(self) -> None:
-        self._dispatch()
-
-    def do_PUT(self) -> None:
-        self._dispatch()
-
-    def do_DELETE(self) -> None:
-        self._dispatch()
-
-    def _dispatch(self) -> None:
-        bridge = self.server.bridge
-        received_at = time.monotonic()
-        split = urlsplit(self.path)
-        query = dict(parse_qsl(split.query, keep_blank_values=True))
-        length = int(self.headers.get("Content-Length") or "0")
-        raw = self.rfile.read(length) if length else b""
-        body: Any = MISSING
-        error: ApiError | None = None
-        if "json" in self.headers.get("Content-Type", "") and length:
-            try:
-                body = parse_json_body(raw)
-            except ApiError as exc:
-                error = exc
-        bridge.log.record(
-            RecordedRequest(
-                method=self.command,
-                path=split.path,
-                query=query,
-                json=None if body is MISSING else body,
-                headers={k.lower(): v for k, v in self.headers.items()},
-                received_at=received_at,
-                body=raw,
-            )
-        )
-        try:
-            if error is not None:
-                response = Response.json(error.status, error.body)
-            else:
-                response = bridge.handle(self.command, split.path, query, body)
-        except _Closing:
-            self.close_connection = True
-            return
-        try:
-            self.send_response(response.status)
-            if response.content_type is not None:
-                self.send_header("Content-Type", response.content_type)
-            self.send_header("X-Request-ID", str(uuid.uuid4()))
-            for name, value in response.headers:
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(response.body)))
-            self.end_headers()
-            self.wfile.write(response.body)
-        except _DISCONNECTS:
-            self.close_connection = True
 
 
 # -- small helpers ----------------------------------------------------------------------------

@@ -7,17 +7,21 @@ import json
 from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio.api.common.v1 import ActivityType, Payload, Payloads, WorkflowType
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
-from temporalio.api.failure.v1 import Failure, ResetWorkflowFailureInfo
+from temporalio.api.failure.v1 import ApplicationFailureInfo, Failure, ResetWorkflowFailureInfo
 from temporalio.api.history.v1 import (
     ActivityTaskCompletedEventAttributes,
     ActivityTaskScheduledEventAttributes,
     HistoryEvent,
+    WorkflowExecutionCompletedEventAttributes,
+    WorkflowExecutionFailedEventAttributes,
     WorkflowExecutionStartedEventAttributes,
+    WorkflowExecutionTerminatedEventAttributes,
     WorkflowTaskFailedEventAttributes,
 )
 
 from runner.history import RunHistory
 from runner.temporal import decode_payloads, encode_payload, event_to_dict
+from runner.temporal.events import close_outcome
 
 WHEN = Timestamp(seconds=1795597913, nanos=757123456)
 
@@ -157,3 +161,34 @@ def test_an_event_without_attributes_or_time() -> None:
         "eventTypeName": "WORKFLOW_TASK_COMPLETED",
         "eventTime": None,
     }
+
+
+def test_a_close_event_says_how_the_run_ended() -> None:
+    """close_outcome: the status in status_name's words, the decoded result, and for a failure
+    its innermost cause (an activity's failure is "Activity task failed" around the reason)."""
+    completed = HistoryEvent(
+        event_type=EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+        workflow_execution_completed_event_attributes=WorkflowExecutionCompletedEventAttributes(
+            result=json_payloads({"cases": []})
+        ),
+    )
+    cause = Failure(
+        message="prompt file missing", application_failure_info=ApplicationFailureInfo(type="Error")
+    )
+    failed = HistoryEvent(
+        event_type=EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+        workflow_execution_failed_event_attributes=WorkflowExecutionFailedEventAttributes(
+            failure=Failure(message="Activity task failed", cause=cause)
+        ),
+    )
+    terminated = HistoryEvent(
+        event_type=EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
+        workflow_execution_terminated_event_attributes=WorkflowExecutionTerminatedEventAttributes(
+            reason="reset [or-1]"
+        ),
+    )
+    timed_out = HistoryEvent(event_type=EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT)
+    assert close_outcome(completed) == ("completed", {"cases": []}, None)
+    assert close_outcome(failed) == ("failed", None, "prompt file missing")
+    assert close_outcome(terminated) == ("terminated", None, "terminated: reset [or-1]")
+    assert close_outcome(timed_out) == ("timed_out", None, "timed out")

@@ -11,13 +11,14 @@ routes themselves against the contract's recorded answers.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import httpx
 
 from examples.temporal_worker.worker import BackgroundWorker
 from runner.temporal import TemporalEngine
-from tests.recordings import recording
+from tests.recordings import eval_recording, recording
 from tests.temporal.output_bridge import OutputBridge
 from tests.temporal.support import (
     DIGEST_STEPS,
@@ -315,3 +316,57 @@ def test_status_runs_input_and_history_pages_have_output_s_shapes(
         assert (answer.status_code, answer.json()["error"]) == (code, error), query
     answer = http.get(f"/workflow/{workflow_id}/runs/{base_run}/nope")
     assert (answer.status_code, answer.text) == (404, "Not Found")
+
+
+def test_the_run_route_answers_like_output_s(
+    engine: TemporalEngine,
+    worker: BackgroundWorker,
+    bridge: OutputBridge,
+    http: httpx.Client,
+    project: Project,
+) -> None:
+    """POST /workflow/run (e-02, e-10, e-12, e-14): the v2 result once the run closed, a 200
+    for a failed run too, 424 for a name the worker does not register, 408 past `timeout`."""
+    done = http.post("/workflow/run", json={"workflowName": "blog_digest", "input": {"topic": "t"}})
+    recorded = eval_recording("e-02")["response"]
+    assert done.status_code == 200
+    body = done.json()
+    assert list(body) == list(recorded)
+    assert re.fullmatch(r"[A-Za-z0-9_-]{21}", body["workflowId"])
+    history = engine.history(body["workflowId"], body["runId"], payloads=True)
+    expected = {"v": "2", "status": "completed", "input": {"topic": "t"}, "error": None}
+    assert {k: body[k] for k in expected} == expected
+    assert (body["output"], body["trace"]) == (history.result, None)  # no trace files here
+    assert project.steps_run(body["runId"]) == DIGEST_STEPS
+
+    refused = http.post("/workflow/run", json={"workflowName": "blog_digest_eval", "input": {}})
+    assert refused.status_code == 200
+    assert (refused.json()["status"], refused.json()["output"]) == ("failed", None)
+    assert refused.json()["error"] == {
+        "message": 'Workflow "blog_digest_eval" input validation failed: ✖ Invalid input: '
+        "expected array, received undefined\n  → at datasets",
+        "name": "ValidationError",
+    }
+
+    unknown = http.post("/workflow/run", json={"workflowName": "nonexistent_eval", "input": {}})
+    assert (unknown.status_code, unknown.json()) == (
+        424,
+        {
+            "error": "UnsupportedWorkflowError",
+            "message": f"Workflow nonexistent_eval is not supported in the task queue "
+            f"{bridge.catalog}.",
+        },
+    )
+    too_short = http.post("/workflow/run", json={"workflowName": "blog_digest", "timeout": 100})
+    assert too_short.status_code == 400
+    assert too_short.json()["issues"][0]["path"] == ["timeout"]
+
+    slow = {"topic": "slow", "delay_ms": {"fetch_article": 1500}}
+    late = http.post(
+        "/workflow/run", json={"workflowName": "blog_digest", "input": slow, "timeout": 250}
+    )
+    assert late.status_code == 408
+    workflow_id = late.json()["workflowId"]
+    assert late.json() == {**eval_recording("e-14")["response"], "workflowId": workflow_id}
+    left = engine.status(workflow_id)
+    assert wait_closed(engine, workflow_id, left.run_id).status == "completed"  # it kept going
