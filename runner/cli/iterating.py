@@ -1,19 +1,21 @@
-"""The commands about iterations (`.output-reset/iterations.jsonl`): `compare` (more to come);
-and the iteration lines of `log`."""
+"""The commands about iterations (`.output-reset/iterations.jsonl`): `compare`, `restore` and
+`save-datasets`; and the iteration lines of `log`."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from runner.cli.common import ConfigOption, app, load, plural, setup_logging
+from runner.cli.common import ConfigOption, app, error, flag, load, plural, setup_logging, warn
 from runner.config import CONFIG_NAME
-from runner.errors import UsageError
+from runner.errors import RunnerError, UsageError
 from runner.pathnames import file_list, shown
 
 if TYPE_CHECKING:
+    from runner.config import Config, WorkflowConfig
     from runner.iterations import CaseResult, Iterations
 
 # -- log ---------------------------------------------------------------------------------------
@@ -187,3 +189,176 @@ def _verdict_changes(
     if same:
         lines.append(f"  {plural(same, 'case')} the same")
     return lines
+
+
+# -- restore -----------------------------------------------------------------------------------
+
+
+@app.command()
+def restore(
+    number: Annotated[int, typer.Argument(metavar="N", help="The iteration (see log).")],
+    config: ConfigOption = Path(CONFIG_NAME),
+    yes: Annotated[bool, flag("--yes", "-y", help="Write without asking.")] = False,
+) -> None:
+    """Write the mapped files back to their text at iteration N (the newest text recorded at
+    or before N), so that a running watch resets as for any edit. Only files the config maps,
+    and only those that differ now."""
+    from runner.atomic import write_atomically
+    from runner.iterations import Iterations, file_hashes_at
+
+    setup_logging(False)
+    cfg = load(config)
+    store = Iterations(cfg.state_dir)
+    records = store.read()
+    _iteration(records, number)
+    wanted = _restorable(cfg, store, file_hashes_at(records, number))
+    if not wanted:
+        typer.echo(f"Nothing to restore: the files already have their text of #{number}.")
+        return
+    paths = list(wanted)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"restore writes {file_list(paths)}; pass --yes to confirm")
+        if not typer.confirm(f"Restore {file_list(paths)} as at #{number}?"):
+            typer.echo("Nothing written.")
+            raise typer.Exit(1)
+    for path, data in wanted.items():
+        try:
+            write_atomically(cfg.root / path, data)
+        except OSError as exc:
+            raise RunnerError(f"cannot write {shown(path)}: {exc.strerror or exc}") from None
+        typer.echo(f"wrote {shown(path)}")
+
+
+def _restorable(cfg: Config, store: Iterations, hashes: dict[str, str | None]) -> dict[str, bytes]:
+    """The text to write for each recorded file that the config maps and whose content
+    differs now; a note for each file left as it is."""
+    from runner.datasets import is_dataset_file
+    from runner.paths import Matcher
+
+    matcher = Matcher(cfg)
+    wanted: dict[str, bytes] = {}
+    for path, kept in sorted(hashes.items()):
+        if not matcher.rules_for(path):
+            warn(f"{shown(path)}: no rule in {cfg.path.name} maps it now; left as it is")
+        elif is_dataset_file(path):
+            warn(f"{shown(path)}: a dataset file; only save-datasets writes those")
+        elif kept is None:
+            warn(f"{shown(path)}: it was deleted by then; left as it is")
+        elif _current(cfg.root / path) != kept:
+            data = store.blob(kept)
+            if data is None:
+                warn(f"{shown(path)}: its text is not kept any more; left as it is")
+            else:
+                wanted[path] = data
+    return wanted
+
+
+def _current(path: Path) -> str | None:
+    from runner.paths import digest
+
+    try:
+        return digest(path)
+    except OSError:
+        return None  # unreadable now: written back like a changed file
+
+
+# -- save-datasets -----------------------------------------------------------------------------
+
+
+@app.command("save-datasets")
+def save_datasets(config: ConfigOption = Path(CONFIG_NAME)) -> None:
+    """Write each dataset case's latest output (last_output) and its verdicts (last_eval) into
+    its dataset file, as `output workflow test --save` would; every other line and comment
+    stays as it was."""
+    from runner.datasets import NotWritten, read_datasets, write_cases
+    from runner.iterations import Iterations
+
+    setup_logging(False)
+    cfg = load(config)
+    entries = [w for w in cfg.workflows if w.datasets is not None and w.type is not None]
+    if not entries:
+        raise UsageError(f"no workflow in {config} has datasets:")
+    store = Iterations(cfg.state_dir)
+    records = store.read()
+    failed = False
+    for entry in entries:
+        assert entry.type is not None
+        found = read_datasets(cfg.root, entry.type)
+        for problem in found.problems:
+            warn(problem)
+        updates, sources = _dataset_updates(store, records, entry, found.cases)
+        for path, cases in updates.items():
+            rel = shown(_relative(path, cfg.root))
+            try:
+                written = write_cases(path, cases)
+            except NotWritten as exc:
+                error(f"{rel}: {exc}")
+                failed = True
+                continue
+            if not written:
+                typer.echo(f"{rel}: up to date")
+                continue
+            numbers = ", ".join(f"#{n}" for n in sorted(sources[path]))
+            typer.echo(f"{rel}: {', '.join(cases)} (from {numbers})")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _dataset_updates(
+    store: Iterations,
+    records: list[dict[str, Any]],
+    entry: WorkflowConfig,
+    cases: Any,
+) -> tuple[dict[Path, dict[str, dict[str, Any]]], dict[Path, set[int]]]:
+    """Per dataset file, the keys to set in each case; and which iterations they come from."""
+    from runner.iterations import case_results_at, workflow_name
+
+    name = workflow_name(entry)
+    newest = max((r["n"] for r in records), default=0)
+    results = case_results_at(records, newest, name, with_output=True)
+    wanted = None if entry.datasets == "all" else set(entry.datasets or ())
+    updates: dict[Path, dict[str, dict[str, Any]]] = {}
+    sources: dict[Path, set[int]] = {}
+    for case in cases:
+        result = results.get(case.name)
+        if result is None:
+            if wanted is None or case.name in wanted:
+                warn(f"{name}/{shown(case.name)}: no output recorded yet; not written")
+            continue
+        update = _case_update(store, name, case.name, result)
+        if update:
+            updates.setdefault(case.source, {})[case.name] = update
+            sources.setdefault(case.source, set()).add(result.n)
+    return updates, sources
+
+
+def _case_update(store: Iterations, workflow: str, case: str, result: CaseResult) -> dict[str, Any]:
+    from runner.compare import MISSING
+    from runner.datasets import last_eval, last_output
+
+    where = f"{workflow}/{shown(case)}"
+    output = store.json_blob(result.case.get("output"))
+    if output is MISSING:
+        warn(f"{where}: the output of #{result.n} is not kept any more; not written")
+        return {}
+    ms = result.case.get("executionTimeMs")
+    update = {"last_output": last_output(output, result.time, ms if isinstance(ms, int) else None)}
+    evaluated = store.json_blob(result.eval_output)
+    found = [
+        c
+        for c in (evaluated.get("cases") or [] if isinstance(evaluated, dict) else [])
+        if isinstance(c, dict) and c.get("datasetName") == case
+    ]
+    if found:
+        update["last_eval"] = last_eval(found[0], result.time)
+    else:
+        warn(f"{where}: #{result.n} has no eval of it; last_eval left as it was")
+    return update
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)

@@ -279,8 +279,8 @@ def show_log(
     """Show the iterations and resets, oldest first.
 
     An iteration (#N) is a burst of edits that reset something, with its files, its cases and
-    the eval's verdict line (.output-reset/iterations.jsonl); `compare A B` takes its
-    number. A reset that made one of an iteration's runs is shown by that iteration;
+    the eval's verdict line (.output-reset/iterations.jsonl); `compare A B` and `restore N`
+    take its number. A reset that made one of an iteration's runs is shown by that iteration;
     every other reset, fresh run or refusal has a line of its own, as logged in
     .output-reset/resets.jsonl. --json gives the last N of both logs whole.
     """

@@ -7,13 +7,20 @@ only ever written by `output-reset save-datasets`, through write.py.
 from __future__ import annotations
 
 from runner.datasets.read import Case, Datasets, eval_input, read_datasets, workflow_folder
-from runner.datasets.write import NotWritten, last_eval, last_output, write_cases
+from runner.datasets.write import (
+    NotWritten,
+    is_dataset_file,
+    last_eval,
+    last_output,
+    write_cases,
+)
 
 __all__ = [
     "Case",
     "Datasets",
     "NotWritten",
     "eval_input",
+    "is_dataset_file",
     "last_eval",
     "last_output",
     "read_datasets",

@@ -3,15 +3,18 @@ whose iterations are recorded through the store's own API (as the daemon will)."
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from runner.auditlog import AuditLog
 from runner.iterations import Iterations
-from tests.cli_process import run_main
+from tests.cli_process import run_cli, run_main
 
 CLI = Path(__file__).resolve().parents[1] / "fixtures" / "evals" / "cli"
 DATASETS = "src/workflows/simple/tests/datasets"
@@ -283,3 +286,183 @@ def test_compare_with_an_unknown_iteration_is_one_line_and_exit_2(
         three_iterations(tmp_path)
     code, out, err = run_main(["compare", "1", "9", "-c", str(config)], capsys)
     assert (code, out, err) == (2, "", message)
+
+
+# -- restore ----------------------------------------------------------------------------------
+
+
+class Terminal(io.StringIO):
+    """Standard input as a person at a terminal answers."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_restore_writes_the_mapped_files_back_to_their_text_at_n(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = project(tmp_path)
+    (tmp_path / "notes.txt").write_text("mine\n")
+    three_iterations(tmp_path)
+    iteration(  # notes.txt is recorded, but no rule maps it
+        tmp_path, "2026-12-03T09:20:00.000Z", {"notes.txt": "theirs\n"}, {}, None
+    )
+    before = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
+    code, out, err = run_main(["restore", "2", "--yes", "-c", str(config)], capsys)
+    assert (code, out) == (0, "wrote prompts/draft.prompt\n")
+    assert err == ""  # notes.txt was recorded after #2: not a file of #2
+    assert (
+        tmp_path / "prompts/draft.prompt"
+    ).read_text() == "Add {{a}} and {{b}}.\nCheck the sum.\n"
+    assert (tmp_path / "prompts/tone.prompt").read_text() == "Be brief.\n"  # not there at #2
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == before
+    code, out, err = run_main(["restore", "4", "--yes", "-c", str(config)], capsys)
+    assert (code, out) == (0, "wrote prompts/draft.prompt\n")
+    assert err == "warning: notes.txt: no rule in output-reset.yaml maps it now; left as it is\n"
+    assert (tmp_path / "prompts/draft.prompt").read_text() == "Sum them.\n"
+    assert (tmp_path / "notes.txt").read_text() == "theirs\n"
+    code, out, _ = run_main(["restore", "4", "--yes", "-c", str(config)], capsys)
+    assert (code, out) == (0, "Nothing to restore: the files already have their text of #4.\n")
+
+
+def test_restore_leaves_dataset_files_and_deleted_files_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = project(tmp_path, CONFIG.replace("prompts/*.prompt", "['prompts/*.prompt', 'src/**']"))
+    dataset = f"{DATASETS}/multi.yml"
+    iteration(
+        tmp_path,
+        "2026-12-03T09:00:00.000Z",
+        {"prompts/draft.prompt": "v1\n", "prompts/tone.prompt": "Be brief.\n", dataset: "x:\n"},
+        {},
+        None,
+    )
+    iteration(tmp_path, "2026-12-03T09:05:00.000Z", {"prompts/tone.prompt": None}, {}, None)
+    (tmp_path / "prompts/draft.prompt").write_text("v3\n")
+    (tmp_path / dataset).write_text("changed:\n")
+    (tmp_path / "prompts/tone.prompt").write_text("Be long.\n")
+    code, out, err = run_main(["restore", "2", "--yes", "-c", str(config)], capsys)
+    assert (code, out) == (0, "wrote prompts/draft.prompt\n")
+    assert err == (
+        "warning: prompts/tone.prompt: it was deleted by then; left as it is\n"
+        f"warning: {dataset}: a dataset file; only save-datasets writes those\n"
+    )
+    assert (tmp_path / dataset).read_text() == "changed:\n"
+    assert (tmp_path / "prompts/tone.prompt").read_text() == "Be long.\n"
+
+
+def test_restore_asks_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = project(tmp_path)
+    three_iterations(tmp_path)
+    code, out, err = run_main(["restore", "1", "-c", str(config)], capsys)
+    assert (code, out) == (2, "")
+    assert err == "error: restore writes prompts/draft.prompt; pass --yes to confirm\n"
+    monkeypatch.setattr(sys, "stdin", Terminal("n\n"))
+    code, out, _ = run_main(["restore", "1", "-c", str(config)], capsys)
+    assert (code, out) == (
+        1,
+        "Restore prompts/draft.prompt as at #1? [y/N]: Nothing written.\n",
+    )
+    assert (tmp_path / "prompts/draft.prompt").read_text() == "Sum them.\n"
+    monkeypatch.setattr(sys, "stdin", Terminal("y\n"))
+    code, out, _ = run_main(["restore", "1", "-c", str(config)], capsys)
+    assert code == 0
+    assert out.endswith("[y/N]: wrote prompts/draft.prompt\n")
+    assert (tmp_path / "prompts/draft.prompt").read_text() == "Add {{a}} and {{b}}.\n"
+
+
+# -- save-datasets ----------------------------------------------------------------------------
+
+
+def test_save_datasets_writes_the_latest_outputs_and_verdicts_into_the_cases_file(
+    tmp_path: Path,
+) -> None:
+    project(tmp_path)
+    three_iterations(tmp_path)
+    done = run_cli("save-datasets", cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == f"{DATASETS}/multi.yml: case_a, case_b (from #3)\n"
+    text = (tmp_path / DATASETS / "multi.yml").read_text()
+    before = (CLI / "multi_before.yml").read_text()
+    assert text.startswith(before.split("case_b:")[0])  # the comment and flow style too
+    assert "case_b:\n  input:\n    values: [10, 20, 30]\n  extra_top_level: keep me\n" in text
+    written = yaml.safe_load(text)
+    assert written["case_a"]["last_output"] == {
+        "output": {"result": 6},
+        "executionTimeMs": 300,
+        "date": "2026-12-03T09:10:00.000Z",
+    }
+    assert written["case_b"]["last_eval"] == {
+        "output": eval_output(case_a="fail", case_b="partial")["cases"][1],
+        "date": "2026-12-03T09:10:00.000Z",
+    }
+    # The fields and their order are those Output's --save writes.
+    output_saved = yaml.safe_load((CLI / "multi_after_save.yml").read_text())
+    for case in ("case_a", "case_b"):
+        assert list(written[case]) == list(output_saved[case])
+        for key in ("last_output", "last_eval"):
+            assert list(written[case][key]) == list(output_saved[case][key])
+        assert list(written[case]["last_eval"]["output"]) == [
+            "datasetName",
+            "verdict",
+            "evaluators",
+        ]
+    again = run_cli("save-datasets", cwd=tmp_path)
+    assert (again.returncode, again.stdout) == (0, f"{DATASETS}/multi.yml: up to date\n")
+
+
+def test_save_datasets_takes_each_cases_newest_output_and_says_what_it_left(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = project(tmp_path)
+    (tmp_path / DATASETS / "more.yml").write_text("# later\ncase_c:\n  input: {values: [1]}\n")
+    three_iterations(tmp_path)
+    iteration(  # case_a again, its eval failed to run
+        tmp_path, "2026-12-03T09:20:00.000Z", {"prompts/draft.prompt": "v5\n"}, {"case_a": 7}, None
+    )
+    code, out, err = run_main(["save-datasets", "-c", str(config)], capsys)
+    assert code == 0
+    assert out == f"{DATASETS}/multi.yml: case_a, case_b (from #3, #4)\n"
+    assert err == (
+        "warning: simple/case_c: no output recorded yet; not written\n"
+        "warning: simple/case_a: #4 has no eval of it; last_eval left as it was\n"
+    )
+    written = yaml.safe_load((tmp_path / DATASETS / "multi.yml").read_text())
+    assert written["case_a"]["last_output"]["output"] == 7
+    assert "last_eval" not in written["case_a"]
+    assert written["case_b"]["last_output"]["output"] == {"result": 61}
+    assert (
+        tmp_path / DATASETS / "more.yml"
+    ).read_text() == "# later\ncase_c:\n  input: {values: [1]}\n"
+
+
+def test_save_datasets_needs_an_entry_with_datasets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = project(tmp_path, CONFIG.replace("    datasets: all\n", ""))
+    code, out, err = run_main(["save-datasets", "-c", str(config)], capsys)
+    assert (code, out, err) == (2, "", f"error: no workflow in {config} has datasets:\n")
+
+
+def test_a_dataset_file_that_cannot_be_written_is_said_and_the_others_still_are(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = project(tmp_path)
+    (tmp_path / DATASETS / "shared.yml").write_text(
+        "base: &same\n  input: {values: [1]}\nalias: *same\n"
+    )
+    three_iterations(tmp_path)
+    iteration(tmp_path, "2026-12-03T09:20:00.000Z", {}, {"base": 1}, {"base": "pass"})
+    code, out, err = run_main(["save-datasets", "-c", str(config)], capsys)
+    assert code == 1
+    assert out == f"{DATASETS}/multi.yml: case_a, case_b (from #3)\n"
+    assert err == (
+        "warning: simple/alias: no output recorded yet; not written\n"
+        f"error: {DATASETS}/shared.yml: left as it was: the change would not read back as "
+        "written (a case shares its text with another through a YAML anchor?)\n"
+    )
+    assert (tmp_path / DATASETS / "shared.yml").read_text() == (
+        "base: &same\n  input: {values: [1]}\nalias: *same\n"
+    )
