@@ -15,6 +15,7 @@ import yaml
 from runner.auditlog import AuditLog
 from runner.iterations import Iterations
 from tests.cli_process import run_cli, run_main
+from tests.recordings import eval_output
 
 CLI = Path(__file__).resolve().parents[1] / "fixtures" / "evals" / "cli"
 DATASETS = "src/workflows/simple/tests/datasets"
@@ -36,28 +37,6 @@ def project(root: Path, config: str = CONFIG) -> Path:
     (root / DATASETS / "multi.yml").write_text((CLI / "multi_before.yml").read_text())
     (root / "output-reset.yaml").write_text(config)
     return root / "output-reset.yaml"
-
-
-def eval_output(**verdicts: str) -> dict[str, Any]:
-    return {
-        "cases": [
-            {
-                "datasetName": case,
-                "verdict": verdict,
-                "evaluators": [
-                    {
-                        "name": "evaluate_sum",
-                        "verdict": verdict,
-                        "criticality": "required",
-                        "confidence": 1,
-                        "reasoning": f"{case} is {verdict}",
-                    }
-                ],
-            }
-            for case, verdict in verdicts.items()
-        ],
-        "summary": {"total": len(verdicts)},
-    }
 
 
 def iteration(
