@@ -12,14 +12,16 @@ the records back; only the daemon writes them. One record (the caller fills all 
      "cases": [{"case": "case_a",             # the case name; the workflow id for one pin
                 "workflowId": "blog_evaluator-case-case_a", "oldRunId": "r1", "newRunId": "r2",
                 "status": "completed", "output": "5be1...",   # keep_json(output), or None
-                "executionTimeMs": 380}],     # optional
+                "executionTimeMs": 380}],     # optional: the run's ms, for last_output
      "eval": null | {"line": "1 pass (was 1 fail): better", "output": "0c4e...",
                      "cases": {"case_a": {"verdict": "pass",
                                           "evaluators": {"evaluate_sum": "pass"}}}}}
 
-How the daemon records a burst, once its runs (and the eval) have ended:
+`time` (when recorded) is the `date` save-datasets writes. How the daemon records a burst,
+once its runs (and the eval) have ended:
 
     store = Iterations(cfg.state_dir)
+    name = workflow_name(entry)
     files = [store.snapshot(cfg.root, rel) for rel in changed]
     cases = [{"case": ..., "workflowId": ..., "oldRunId": ..., "newRunId": ...,
               "status": ..., "output": store.keep_json(output)}, ...]

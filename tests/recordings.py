@@ -30,6 +30,30 @@ def eval_recording(prefix: str) -> dict[str, Any]:
     return data
 
 
+def eval_output(**verdicts: str) -> dict[str, Any]:
+    """An EvalOutput shaped like the recorded ones (docs/output-api.md §8.5): per case its
+    verdict, from one required evaluator, evaluate_sum."""
+    return {
+        "cases": [
+            {
+                "datasetName": case,
+                "verdict": verdict,
+                "evaluators": [
+                    {
+                        "name": "evaluate_sum",
+                        "verdict": verdict,
+                        "criticality": "required",
+                        "confidence": 1,
+                        "reasoning": f"{case} is {verdict}",
+                    }
+                ],
+            }
+            for case, verdict in verdicts.items()
+        ],
+        "summary": {"total": len(verdicts)},
+    }
+
+
 def history_from(*prefixes: str) -> RunHistory:
     """Fold the recorded history pages (in order) into a summary, as the client does."""
     first = recording(prefixes[0])["body"]

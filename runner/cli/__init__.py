@@ -16,11 +16,15 @@ from typing import Annotated
 import typer
 
 from runner import __version__
-from runner.cli import oneshot, setup, watching
+
+# Imported in the order `--help` lists the commands in.
+from runner.cli import oneshot  # isort: skip
+from runner.cli import iterating  # isort: skip
+from runner.cli import setup, watching  # isort: skip
 from runner.cli.common import app, error, flag
 from runner.errors import RunnerError
 
-__all__ = ["app", "main", "oneshot", "run", "setup", "watching"]
+__all__ = ["app", "iterating", "main", "oneshot", "run", "setup", "watching"]
 
 
 def main() -> None:

@@ -326,38 +326,56 @@ def _activity_state(outcome: str, run_closed: bool) -> str:
 def show_log(
     config: ConfigOption = Path(CONFIG_NAME),
     as_json: JsonOption = False,
-    limit: Annotated[
-        int, typer.Option("--limit", "-n", min=0, help="Show the last N entries.")
-    ] = 20,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=0, help="Show the last N lines.")] = 20,
 ) -> None:
-    """Show the audit log of resets (.output-reset/resets.jsonl)."""
+    """Show the iterations and resets, oldest first.
+
+    An iteration (#N) is a burst of edits that reset something, with its files, its cases and
+    the eval's verdict line (.output-reset/iterations.jsonl); `compare A B` and `restore N`
+    take its number. A reset that made one of an iteration's runs is shown by that iteration;
+    every other reset, fresh run or refusal has a line of its own, as logged in
+    .output-reset/resets.jsonl. --json gives the last N of both logs whole.
+    """
     from runner.auditlog import AuditLog
+    from runner.cli.iterating import iteration_line, timeline
+    from runner.iterations import Iterations
 
     setup_logging(False)
     cfg = load(config)
-    entries = AuditLog(cfg.state_dir).read()[-limit:] if limit > 0 else []
+    entries = AuditLog(cfg.state_dir).read()
+    iterations = Iterations(cfg.state_dir).read()
     if as_json:
-        typer.echo(json.dumps({"entries": entries}, indent=2, ensure_ascii=False))
+        document = {
+            "entries": entries[-limit:] if limit > 0 else [],
+            "iterations": iterations[-limit:] if limit > 0 else [],
+        }
+        typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
         return
-    if not entries:
+    lines = timeline(iterations, entries)[-limit:] if limit > 0 else []
+    if not lines:
         typer.echo("no resets logged yet")
         return
-    for entry in entries:
-        when = str(entry.get("time", ""))[:19].replace("T", " ")
-        action = entry.get("action")
-        what = {"reset": f"reset after {entry.get('anchor')}", "fresh": "fresh run"}.get(
-            str(action)
-        )
-        outcome = str(entry.get("outcome"))
-        shown = outcome if what is None or outcome == "no reset" else f"{outcome}  {what}"
-        new_run = entry.get("newRunId")
-        runs = f"{entry.get('oldRunId')} -> {new_run}" if new_run else str(entry.get("oldRunId"))
-        saved = entry.get("saved") or {}
-        seconds = f"  saved {saved['seconds']:.1f}s" if saved.get("seconds") else ""
-        files = file_list([str(f) for f in entry.get("files") or []])
-        typer.echo(f"{when}  {entry.get('workflow')}  {shown}  {runs}{seconds}  ({files})")
-        if entry.get("error"):
-            typer.echo(f"    {entry['error']}")
+    for entry in lines:
+        if "n" in entry:
+            typer.echo(iteration_line(entry))
+        else:
+            _reset_line(entry)
+
+
+def _reset_line(entry: dict[str, Any]) -> None:
+    when = str(entry.get("time", ""))[:19].replace("T", " ")
+    action = entry.get("action")
+    what = {"reset": f"reset after {entry.get('anchor')}", "fresh": "fresh run"}.get(str(action))
+    outcome = str(entry.get("outcome"))
+    shown = outcome if what is None or outcome == "no reset" else f"{outcome}  {what}"
+    new_run = entry.get("newRunId")
+    runs = f"{entry.get('oldRunId')} -> {new_run}" if new_run else str(entry.get("oldRunId"))
+    saved = entry.get("saved") or {}
+    seconds = f"  saved {saved['seconds']:.1f}s" if saved.get("seconds") else ""
+    files = file_list([str(f) for f in entry.get("files") or []])
+    typer.echo(f"{when}  {entry.get('workflow')}  {shown}  {runs}{seconds}  ({files})")
+    if entry.get("error"):
+        typer.echo(f"    {entry['error']}")
 
 
 # -- validate ---------------------------------------------------------------------------------

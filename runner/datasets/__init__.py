@@ -14,7 +14,13 @@ from runner.datasets.read import (
     read_datasets,
     workflow_folder,
 )
-from runner.datasets.write import NotWritten, last_eval, last_output, write_cases
+from runner.datasets.write import (
+    NotWritten,
+    is_dataset_file,
+    last_eval,
+    last_output,
+    write_cases,
+)
 
 __all__ = [
     "Case",
@@ -22,6 +28,7 @@ __all__ = [
     "NotWritten",
     "datasets_in",
     "eval_input",
+    "is_dataset_file",
     "last_eval",
     "last_output",
     "read_datasets",

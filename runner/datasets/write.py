@@ -20,10 +20,18 @@ from typing import Any
 import yaml
 
 from runner.atomic import write_atomically
+from runner.datasets.read import DATASETS
 
 
 class NotWritten(Exception):
     """A dataset file that was left as it was; the message is the one line to show."""
+
+
+def is_dataset_file(rel: str) -> bool:
+    """Whether a project path (POSIX, relative) is a dataset file, which only save-datasets
+    may write: a `.yml`/`.yaml` directly in some `tests/datasets/` folder."""
+    parts = rel.split("/")
+    return parts[-3:-1] == list(DATASETS.parts) and parts[-1].endswith((".yml", ".yaml"))
 
 
 def last_output(output: Any, date: str, execution_ms: int | None = None) -> dict[str, Any]:

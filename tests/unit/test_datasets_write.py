@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 import yaml
 
-from runner.datasets import NotWritten, last_eval, last_output, read_datasets, write_cases
+from runner.datasets import (
+    NotWritten,
+    is_dataset_file,
+    last_eval,
+    last_output,
+    read_datasets,
+    write_cases,
+)
 from runner.datasets.write import updated_text
 
 CLI = Path(__file__).resolve().parents[1] / "fixtures" / "evals" / "cli"
@@ -234,3 +241,19 @@ def test_a_file_that_cannot_be_changed_this_way_is_left_as_it_was(
         write_cases(path, updates)
     assert str(caught.value) == message
     assert path.read_text() == text
+
+
+@pytest.mark.parametrize(
+    ("rel", "expected"),
+    [
+        ("src/workflows/simple/tests/datasets/multi.yml", True),
+        ("src/workflows/simple/tests/datasets/multi.yaml", True),
+        ("tests/datasets/a.yml", True),
+        ("src/workflows/simple/tests/datasets/nested/multi.yml", False),  # Output reads no deeper
+        ("src/workflows/simple/tests/datasets/notes.md", False),
+        ("src/workflows/simple/datasets/multi.yml", False),
+        ("prompts/multi.yml", False),
+    ],
+)
+def test_which_files_are_dataset_files(rel: str, expected: bool) -> None:
+    assert is_dataset_file(rel) is expected

@@ -21,22 +21,7 @@ from runner.iterations import (
     workflow_name,
 )
 from runner.paths import digest
-
-
-def eval_output(**verdicts: str) -> dict[str, Any]:
-    return {
-        "cases": [
-            {
-                "datasetName": case,
-                "verdict": verdict,
-                "evaluators": [
-                    {"name": "evaluate_sum", "verdict": verdict, "criticality": "required"}
-                ],
-            }
-            for case, verdict in verdicts.items()
-        ],
-        "summary": {"total": len(verdicts)},
-    }
+from tests.recordings import eval_output
 
 
 @pytest.fixture
