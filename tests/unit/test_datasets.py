@@ -35,6 +35,18 @@ def test_the_flat_folder_first_then_the_folder_that_declares_the_name(tmp_path: 
     assert workflow_folder(tmp_path, "sleep") == renamed
     assert workflow_folder(tmp_path, "hidden") is None
     assert workflow_folder(tmp_path, "nope") is None
+    # A folder of the name is enough, as for Output's CLI: no workflow.ts in it (the example
+    # worker's layout: its code elsewhere, its datasets beside its prompts).
+    bare = tmp_path / "src" / "workflows" / "blog_digest"
+    bare.mkdir()
+    assert workflow_folder(tmp_path, "blog_digest") == bare
+
+
+def test_the_example_workers_datasets_are_found() -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "temporal_worker"
+    found = read_datasets(example, "blog_digest")
+    assert found.problems == ()
+    assert found.names() == ["weekly_digest", "key_points", "resets"]
 
 
 def test_cases_in_byte_order_of_files_and_file_order_within(tmp_path: Path) -> None:
