@@ -14,17 +14,43 @@ import traceback
 from typing import Annotated
 
 import typer
+from typer.models import CommandInfo
 
 from runner import __version__
-
-# Imported in the order `--help` lists the commands in.
-from runner.cli import oneshot  # isort: skip
-from runner.cli import iterating  # isort: skip
-from runner.cli import setup, watching  # isort: skip
+from runner.cli import evaluating, iterating, oneshot, setup, watching
 from runner.cli.common import app, error, flag
 from runner.errors import RunnerError
 
-__all__ = ["app", "iterating", "main", "oneshot", "run", "setup", "watching"]
+__all__ = ["app", "evaluating", "iterating", "main", "oneshot", "run", "setup", "watching"]
+
+# `--help` lists the commands in this order, the daemon first, each in one line that fits.
+_SHORT = {
+    "watch": "Watch the mapped files; reset the pinned runs on a change.",
+    "plan": "Show what a change to these files would do.",
+    "reset": "Reset the pinned run once, now, and pin the new run.",
+    "status": "Show each pinned run, its steps and their files.",
+    "eval": "Judge the dataset cases' runs with the eval workflow.",
+    "log": "Show the resets and iterations so far.",
+    "compare": "Show what changed between two iterations.",
+    "restore": "Write the mapped files back as they were at an iteration.",
+    "save-datasets": "Write the newest outputs and verdicts into the datasets.",
+    "validate": "Check the config, and its step names against the runs.",
+    "init": "Write an output-reset.yaml for this Output project.",
+    "schema": "Print the JSON Schema of output-reset.yaml.",
+    "demo": "Try it in one command, on an example project.",
+}
+_ORDER = list(_SHORT)
+
+
+def _name(command: CommandInfo) -> str:
+    return command.name or str(getattr(command.callback, "__name__", ""))
+
+
+app.registered_commands.sort(
+    key=lambda c: _ORDER.index(_name(c)) if _name(c) in _ORDER else len(_ORDER)
+)
+for _command in app.registered_commands:
+    _command.short_help = _command.short_help or _SHORT.get(_name(_command))
 
 
 def main() -> None:
