@@ -339,6 +339,9 @@ class Board:
         if isinstance(error, NotReset):
             return [Say(Notice(str(error)))]  # stays pending until the next change
         if isinstance(error, ResetOutcomeUnknown):
+            if error.retryable:  # whether it happened is found out once the API answers
+                tracker.back_off(now)
+                return [Say(Notice(f"{label}: {error}"))]
             return [Say(Notice(f"{label}: {error}; the change stays pending", level="error"))]
         if isinstance(error, ApiError):
             return self._api_failed(tracker, now, error, "reset not done")

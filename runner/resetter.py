@@ -15,6 +15,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 
 from runner.auditlog import AuditLog, entry
 from runner.config import WorkflowConfig
@@ -132,7 +133,11 @@ class Resetter:
         the change is dealt with (reset done, or no reset needed). A reset that would re-run
         a step marked `side_effects` needs `confirm` to say yes. Every outcome is logged.
         """
-        pin = self.settle(workflow, self.runs.current_pin(workflow) or pin)
+        current = self.runs.current_pin(workflow) or pin
+        flight = current.in_flight
+        pin = self.settle(workflow, current)
+        if flight is not None and pin.run_id != flight.base_run_id and flight.hashes == hashes:
+            return self._recovered(workflow, changes, flight, pin)
         if hashes and all(f in pin.hashes and pin.hashes[f] == h for f, h in hashes.items()):
             decision = _already_built(pin, changes)
         else:
@@ -150,6 +155,24 @@ class Resetter:
             self.audit.append(entry(workflow, decision, pin.run_id, error=str(exc)))
             raise
         return self._send(workflow, pin, decision, hashes, reason, notes, before_send)
+
+    def _recovered(
+        self, workflow: WorkflowConfig, changes: Sequence[Change], flight: InFlight, pin: Pin
+    ) -> Outcome:
+        """The reset of this very change was sent earlier and its answer lost; the run it
+        made was found and pinned (settle): that run is the outcome, as if answered now."""
+        base = replace(pin, run_id=flight.base_run_id, hashes={}, in_flight=None)
+        decision = self.runs.decide(base, changes)
+        outcome = Outcome(
+            decision=decision,
+            pin=pin,
+            new_run_id=pin.run_id,
+            reason=None,
+            recovered=True,
+            savings=savings(decision.kept, self.store.load_usage(pin.workflow_id)),
+        )
+        self.audit.append(entry(workflow, decision, flight.base_run_id, outcome=outcome))
+        return outcome
 
     def _send(
         self,
@@ -264,7 +287,16 @@ class Resetter:
                 reason=text,
             )
         except ResetOutcomeUnknown as lost:
-            found = self._recover(pin.workflow_id, pin.run_id, token)
+            try:
+                found = self._recover(pin.workflow_id, pin.run_id, token)
+            except ApiError:
+                # Not "it did not happen": the in-flight record stays, and the next attempt
+                # looks for the run before anything is sent again.
+                raise ResetOutcomeUnknown(
+                    f"{lost}; the API stopped answering before the run it made could be "
+                    f"looked for: will look for it (by {token}) once the API answers",
+                    retryable=True,
+                ) from None
             if found is None:
                 raise ResetOutcomeUnknown(
                     f"{lost}; no run created by it was found (looked for {token}): if it "
@@ -285,17 +317,24 @@ class Resetter:
         return self.engine.start(history.workflow_type, pin.workflow_id, run_input)
 
     def _recover(self, workflow_id: str, base_run_id: str, token: str) -> str | None:
-        """Find the run a reset with a lost answer created, by reading, never by re-sending."""
+        """Find the run a reset with a lost answer created, by reading, never by re-sending.
+        None: the API answered, and there is none. The API's last error when it never
+        answered: nobody can tell yet whether the reset happened."""
+        failure: ApiError | None = None
         for attempt in range(RECOVERY_ATTEMPTS):
             try:
                 found = self.engine.find_reset(workflow_id, base_run_id, token)
             except ApiError as exc:
-                log.warning("looking for the reset run failed: %s", exc)
-                found = None
-            if found is not None:
-                return found
+                log.info("looking for the reset run failed: %s", exc)
+                failure, found = failure or exc, None
+            else:
+                failure = None
+                if found is not None:
+                    return found
             if attempt + 1 < RECOVERY_ATTEMPTS:
                 self._sleep(0.5 * 2**attempt)  # the new run may take a moment to be listed
+        if failure is not None:
+            raise failure
         return None
 
 

@@ -167,6 +167,34 @@ def test_a_lost_reset_answer_is_recovered_without_a_second_post(
     assert pinned_run(project) == decided.outcome.new_run_id
 
 
+def test_a_lost_reset_answer_is_looked_for_again_when_the_api_is_back_never_sent_twice(
+    project: Path, fake: FakeOutputApi, first_run: str
+) -> None:
+    """The reset goes through, its answer is lost, and the API stops answering before the run
+    it made can be looked for: not "it did not happen". Once the API answers again, the run
+    is found by its token and pinned; the reset is never sent a second time."""
+    api = engine(fake, timeout_s=2.0)
+    with Running(project, api, NO_WAIT) as running:
+        fake.inject_delay("POST", r"/reset$", 0.5)
+        fake.drop_response("POST", r"/reset$")
+        edit(project, "polish v2\n")
+        fake.wait_for_request(lambda r: r.method == "POST" and r.path.endswith("/reset"))
+        fake.inject(
+            "GET", r"/workflow/wf-1/", status=503, body={"error": "Unavailable"}, times=None
+        )
+        said = running.wait_for(Notice, timeout=15)
+        fake.clear_faults()
+        decided = running.wait_for(Decided, timeout=30)
+    api.close()
+    assert "got no answer" in said.message
+    assert "will look for" in said.message
+    assert len(fake.reset_requests()) == 1
+    assert decided.outcome is not None
+    assert decided.outcome.recovered
+    assert decided.outcome.new_run_id == fake.latest_run("wf-1") != first_run
+    assert pinned_run(project) == decided.outcome.new_run_id
+
+
 def test_another_run_running_under_the_id_is_not_terminated(
     project: Path, fake: FakeOutputApi, first_run: str
 ) -> None:

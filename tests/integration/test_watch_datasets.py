@@ -7,13 +7,15 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from runner.compare import MISSING
 from runner.daemon import Options
+from runner.evals import verdict_line
 from runner.iterations import Iterations
-from runner.reports import CasesDecided, Notice, Pinned, Recorded, RunFinished
+from runner.reports import CasesDecided, Evaluated, Notice, Pinned, Recorded, RunFinished
 from tests.daemon_harness import Running
-from tests.fakeapi import FakeOutputApi
+from tests.fakeapi import Evaluator, FakeOutputApi, Interpret
 from tests.integration.test_watch_api import api
 
 WORKFLOW = "src/workflows/probe_three"
@@ -224,3 +226,78 @@ def test_the_api_down_in_the_middle_of_a_fan_out_resets_each_case_once_when_back
     for case in CASES:
         workflow_id = f"probe_three-case-{case}"
         assert len(fake.run_ids(workflow_id)) == 2, (workflow_id, fake.run_ids(workflow_id))
+
+
+# -- evals ----------------------------------------------------------------------------------------
+
+
+def long_enough(input: Any, output: Any, truth: dict[str, Any]) -> bool:
+    return len(str(input["text"]).split()) >= 2  # short ("alpha") fails
+
+
+def test_after_a_save_the_evals_judge_every_case_and_the_iteration_keeps_the_verdicts(
+    tmp_path: Path, fake: FakeOutputApi
+) -> None:
+    fake.define_eval(
+        "probe_three_eval", [Evaluator("long_enough", long_enough, Interpret.boolean())]
+    )
+    config = project(tmp_path)
+    for case, text in CASES.items():
+        case_ran(fake, case, text)
+    engine = api(fake)
+    try:
+        with Running(config, engine, Options(wait_worker=False)) as running:
+            (tmp_path / POLISH).write_text("<user>polish v2</user>\n")
+            first = running.wait_for(Evaluated, timeout=15)
+            running.wait_for(Recorded, timeout=10)
+            (tmp_path / POLISH).write_text("<user>polish v3</user>\n")
+            second = running.wait_for(Evaluated, timeout=15)
+            kept = running.wait_for(Recorded, timeout=10)
+    finally:
+        engine.close()
+    assert verdict_line(first.matrix) == "2 pass, 1 fail"
+    assert {r.case: r.verdict for r in first.matrix.rows} == {
+        "basic": "pass",
+        "long": "pass",
+        "short": "fail",
+    }
+    assert verdict_line(second.matrix) == "2 pass, 1 fail (was 2 pass, 1 fail): same"
+    assert kept.n == 2
+    records = Iterations(tmp_path / ".output-reset").read()
+    assert [r["eval"]["line"] for r in records] == [
+        "2 pass, 1 fail",
+        "2 pass, 1 fail (was 2 pass, 1 fail): same",
+    ]
+    # The eval ran on the new runs' outputs, once per save.
+    runs = [r for r in fake.requests if r.path == "/workflow/run"]
+    assert len(runs) == 2
+
+
+def test_an_eval_workflow_that_fails_is_one_line_and_the_iteration_is_still_kept(
+    tmp_path: Path, fake: FakeOutputApi
+) -> None:
+    config = project(tmp_path)
+    for case, text in CASES.items():
+        case_ran(fake, case, text)
+    fake.inject(
+        "POST",
+        r"/workflow/run$",
+        status=500,
+        body={"error": "Error", "message": "the judge's model is overloaded"},
+    )
+    engine = api(fake)
+    try:
+        with Running(config, engine, Options(wait_worker=False)) as running:
+            (tmp_path / POLISH).write_text("<user>polish v2</user>\n")
+            ends = finished(running, 3)
+            said = running.wait_for(Notice, timeout=15)
+            kept = running.wait_for(Recorded, timeout=10)
+    finally:
+        engine.close()
+    assert said.message.startswith("probe_three: the evals did not run: ")
+    assert "overloaded" in said.message
+    assert len(ends) == 3
+    (record,) = Iterations(tmp_path / ".output-reset").read()
+    assert kept.n == record["n"] == 1
+    assert record["eval"] is None
+    assert len(record["cases"]) == 3
