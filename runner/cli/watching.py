@@ -87,7 +87,7 @@ def demo(
     """Try it in one command: a Temporal dev server, an example worker, prompts to edit."""
     import threading
 
-    from runner.demo import run_demo
+    from runner.demo.flow import run_demo
     from runner.signals import StopOnSignals
     from runner.view import LiveView, PlainView
 

@@ -20,7 +20,7 @@ from examples.temporal_worker.steps import Settings
 from examples.temporal_worker.worker import BackgroundWorker
 from examples.temporal_worker.workflows import STEPS
 from runner.config import EngineConfig
-from runner.demo import DevServer, find_temporal
+from runner.demo.processes import DevServer, find_temporal
 from runner.errors import RunnerError
 from runner.temporal import TemporalEngine
 from tests.temporal.output_bridge import OutputBridge

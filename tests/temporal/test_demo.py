@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.demo import find_temporal, run_demo
+from runner.demo.flow import run_demo
+from runner.demo.processes import find_temporal
 
 pytestmark = pytest.mark.skipif(
     find_temporal() is None, reason="the `temporal` CLI is neither next to Python nor on PATH"

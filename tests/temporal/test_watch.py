@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from examples.temporal_worker.worker import BackgroundWorker
-from runner.demo import DevServer, WorkerProcess
+from runner.demo.processes import DevServer, WorkerProcess
 from runner.history import RunHistory
 from runner.plan import plan
 from runner.temporal import TemporalEngine
