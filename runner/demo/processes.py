@@ -175,9 +175,7 @@ class WorkerProcess:
     def __init__(self, command: list[str], *, cwd: Path, log_path: Path) -> None:
         self.log_path = log_path
         self.lines: queue.Queue[str | None] = queue.Queue()
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(cwd), env.get("PYTHONPATH", "")) if p)
-        env["PYTHONUNBUFFERED"] = "1"
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 command,

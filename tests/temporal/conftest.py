@@ -16,11 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from examples.temporal_worker.steps import Settings
-from examples.temporal_worker.worker import BackgroundWorker
-from examples.temporal_worker.workflows import STEPS
 from runner.config import EngineConfig
 from runner.demo.processes import DevServer, find_temporal
+from runner.demo.worker.steps import Settings
+from runner.demo.worker.worker import BackgroundWorker
+from runner.demo.worker.workflows import STEPS
 from runner.errors import RunnerError
 from runner.temporal import TemporalEngine
 from tests.temporal.output_bridge import OutputBridge

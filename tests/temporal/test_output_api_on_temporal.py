@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from examples.temporal_worker.worker import BackgroundWorker
+from runner.demo.worker.worker import BackgroundWorker
 from runner.temporal import TemporalEngine
 from tests.recordings import recording
 from tests.temporal.output_bridge import OutputBridge

@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from examples.temporal_worker.steps import Settings, activities
-from examples.temporal_worker.workflows import WORKFLOWS
+from runner.demo.worker.steps import Settings, activities
+from runner.demo.worker.workflows import WORKFLOWS
 
 T = TypeVar("T")
 
