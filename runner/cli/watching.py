@@ -79,7 +79,9 @@ def demo(
     directory: Annotated[
         Path,
         typer.Option(
-            "--dir", help="Folder for the demo's prompts and config (created; edits are kept)."
+            "--dir",
+            help="Folder for the demo's prompts and config: a new one, or one an earlier demo "
+            "made (edits are kept).",
         ),
     ] = Path("output-reset-demo"),
     verbose: Annotated[bool, flag("--verbose", "-v", help="Say more.")] = False,

@@ -10,16 +10,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 
 from runner.config import load_config
 from runner.daemon import Daemon, Options
+from runner.demo.folder import WORKER, claim_folder, prepare_folder, write_config
 from runner.demo.processes import (
     STOP_GRACE_S,
     DevServer,
@@ -37,7 +36,6 @@ from runner.wording import lines
 WORKFLOW_ID = "demo-digest"
 WORKFLOW_TYPE = "blog_digest"
 TASK_QUEUE = "output-reset-demo"
-WORKER = "runner.demo.worker"  # run as `python -m`; its prompts are package data
 STEPS = ("fetch_article", "extract_points", "draft_digest", "polish_digest")
 EDIT_ME = "draft_digest.prompt"
 # Slow each step a little so the steps can be watched completing one by one.
@@ -47,42 +45,6 @@ WORKER_READY_S = 30.0
 DEMO_SERVER_GRACE_S = 0.05
 
 Say = Callable[[str], None]
-
-
-CONFIG = """\
-# Written by `output-reset demo`: the example blog_digest workflow on the demo's own Temporal
-# dev server. Each prompt re-runs the step that reads it, and the steps after it.
-engine:
-  kind: temporal
-  address: {address}
-debounce_ms: 200
-workflows:
-  - id: {workflow_id}
-    rules:
-{rules}"""
-
-
-def write_config(workdir: Path, address: str) -> Path:
-    rules = "".join(
-        f"      - files: prompts/{step}.prompt\n        rerun: {step}\n" for step in STEPS
-    )
-    path = workdir / "output-reset.yaml"
-    path.write_text(CONFIG.format(address=address, workflow_id=WORKFLOW_ID, rules=rules))
-    return path
-
-
-def prepare_folder(workdir: Path) -> Path:
-    """Copy the example's prompts in (an edited copy is kept) and forget the previous demo's
-    pins: every demo starts a new, empty server."""
-    prompts = workdir / "prompts"
-    prompts.mkdir(parents=True, exist_ok=True)
-    shipped = resources.files(WORKER) / "prompts"
-    for prompt in sorted(shipped.iterdir(), key=lambda p: p.name):
-        if prompt.name.endswith(".prompt") and not (prompts / prompt.name).exists():
-            (prompts / prompt.name).write_bytes(prompt.read_bytes())
-    shutil.rmtree(workdir / ".output-reset", ignore_errors=True)
-    shutil.rmtree(workdir / ".temporal", ignore_errors=True)
-    return prompts
 
 
 def run_demo(
@@ -104,6 +66,7 @@ def run_demo(
             "pip install 'output-reset[temporal]'"
         )
     workdir = workdir.resolve()
+    claim_folder(workdir)
     prompts = prepare_folder(workdir)
     died = threading.Event()
     try:
@@ -160,7 +123,15 @@ def _demo(
     run_id = worker.wait_line("started ", WORKER_READY_S, stop).rpartition(" ")[2]
     _supervise(worker.process, worker.stop, "the example worker", died, stop, report, cleanup)
 
-    config = load_config(write_config(workdir, server.address))
+    config = load_config(
+        write_config(
+            workdir,
+            address=server.address,
+            workflow_id=WORKFLOW_ID,
+            workflow_type=WORKFLOW_TYPE,
+            steps=STEPS,
+        )
+    )
     engine = TemporalEngine.connect(config.engine, os.environ)
     cleanup.callback(engine.close)
     report(f"example worker up; first run {run_id} of {WORKFLOW_ID} ({WORKFLOW_TYPE})")

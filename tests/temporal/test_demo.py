@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import threading
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from runner.demo.flow import run_demo
 from runner.demo.processes import find_temporal
+from tests.cli_process import Cli
 
 pytestmark = pytest.mark.skipif(
     find_temporal() is None, reason="the `temporal` CLI is neither next to Python nor on PATH"
@@ -93,5 +95,58 @@ def test_stopping_the_demo_while_it_starts_leaves_nothing_behind(tmp_path: Path)
     before = children()
     stop = threading.Event()
     stop.set()
-    assert run_demo(tmp_path / "demo", report=lambda line: None, stop=stop) == 0
+    # Twice: the second demo uses the folder the first one made (its marker says so).
+    for _ in range(2):
+        assert run_demo(tmp_path / "demo", report=lambda line: None, stop=stop) == 0
     assert children() == before
+    assert (tmp_path / "demo" / ".output-reset-demo").read_text() == ""  # no demo holds it
+
+
+def demo_cli(folder: str, *, cwd: Path) -> tuple[int, list[str], list[str]]:
+    """`output-reset demo --dir folder` that is expected to refuse at once: its exit code,
+    stdout and stderr. A demo that starts instead is stopped (Ctrl-C) after 30 s."""
+    cli = Cli("demo", "--dir", folder, cwd=cwd)
+    try:
+        code = cli.wait(timeout=30)
+    finally:
+        cli.stop(signal.SIGINT, timeout=10)
+    return code, cli.output, cli.errors
+
+
+def tree(folder: Path) -> dict[str, bytes | None]:
+    """Every path below `folder` with the bytes of each file (None for a folder)."""
+    return {
+        str(path.relative_to(folder)): path.read_bytes() if path.is_file() else None
+        for path in sorted(folder.rglob("*"))
+    }
+
+
+def test_the_demo_leaves_a_folder_it_did_not_make_alone(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / ".output-reset").mkdir(parents=True)
+    (project / "output-reset.yaml").write_text("api:\n  url: http://localhost:3001\n")
+    (project / ".output-reset" / "resets.jsonl").write_text('{"workflowId": "blog-1"}\n')
+    before = tree(project)
+    assert demo_cli(".", cwd=project) == (
+        2,
+        [],
+        [
+            f"error: {project} was not made by the demo (it has no .output-reset-demo file), "
+            "so the demo will not write into it; name a new folder with --dir"
+        ],
+    )
+    assert tree(project) == before
+
+
+@pytest.mark.parametrize("below", ["", "demo"], ids=["the file", "a folder below it"])
+def test_a_dir_that_is_a_file_is_one_line(tmp_path: Path, below: str) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine\n")
+    folder = notes / below if below else notes
+    said = (
+        f"error: --dir {folder}: {notes} is a file, not a folder; name a new folder with --dir"
+        if below
+        else f"error: --dir {notes} is a file, not a folder; name a new folder with --dir"
+    )
+    assert demo_cli(str(folder), cwd=tmp_path) == (2, [], [said])
+    assert tree(tmp_path) == {"notes.txt": b"mine\n"}
