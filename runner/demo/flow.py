@@ -66,14 +66,16 @@ def run_demo(
             "pip install 'output-reset[temporal]'"
         )
     workdir = workdir.resolve()
-    claim_folder(workdir)
-    prompts = prepare_folder(workdir)
+    release = claim_folder(workdir)  # held until everything the demo started has stopped
     died = threading.Event()
     try:
+        prompts = prepare_folder(workdir)
         with contextlib.ExitStack() as cleanup:
             _demo(workdir, prompts, binary, report, stop, on_report, died, cleanup)
     except Stopped:
         pass
+    finally:
+        release()
     return 1 if died.is_set() else 0
 
 

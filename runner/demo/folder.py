@@ -1,13 +1,19 @@
-"""The demo's folder: made by the demo and marked as its own, then filled with copies of the
-example's prompts and a config that maps them.
+"""The demo's folder: made by the demo and marked as its own, used by one demo at a time, and
+filled with copies of the example's prompts and a config that maps them.
 
 The demo writes only into a folder it created itself, which holds the marker file `MARKER`:
-anything else is refused before anything in it is touched.
+anything else is refused before anything in it is touched. The marker is also the lock a
+running demo holds (with its pid inside), so a second demo cannot delete the first one's
+Temporal database.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import shutil
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -31,9 +37,33 @@ workflows:
 {rules}"""
 
 
-def claim_folder(folder: Path) -> None:
-    """Create `folder` with the marker in it, or check that it has the marker. Anything else
-    is a UsageError, with nothing touched."""
+def claim_folder(folder: Path) -> Callable[[], None]:
+    """Create `folder` with the marker in it, or check that it has the marker; then hold the
+    marker's lock until the returned function is called. Anything else is a UsageError, with
+    nothing touched."""
+    fd = _open_marker(folder, created=_create(folder))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise UsageError(
+            f"another output-reset demo (pid {holder}) is running in {shown(str(folder))}; "
+            f"stop it first, or {ELSEWHERE}"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+
+    def release() -> None:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+        os.close(fd)  # and with it the lock
+
+    return release
+
+
+def _create(folder: Path) -> bool:
+    """True when this call made the folder, False when the demo made it before."""
     try:
         folder.mkdir(parents=True)
     except FileExistsError:
@@ -46,7 +76,7 @@ def claim_folder(folder: Path) -> None:
                 f"{shown(str(folder))} was not made by the demo (it has no {MARKER} file), "
                 f"so the demo will not write into it; {ELSEWHERE}"
             ) from None
-        return
+        return False
     except NotADirectoryError:
         file = next(p for p in reversed(folder.parents) if p.exists() and not p.is_dir())
         raise UsageError(
@@ -56,7 +86,16 @@ def claim_folder(folder: Path) -> None:
         raise UsageError(
             f"cannot create {shown(str(folder))} ({exc.strerror}); {ELSEWHERE}"
         ) from None
-    (folder / MARKER).touch()
+    return True
+
+
+def _open_marker(folder: Path, *, created: bool) -> int:
+    path = folder / MARKER
+    try:
+        # Not inherited by the server and the worker (O_CLOEXEC): the lock ends with the demo.
+        return os.open(path, os.O_RDWR | (os.O_CREAT | os.O_EXCL if created else 0), 0o644)
+    except OSError as exc:
+        raise UsageError(f"cannot open {shown(str(path))} ({exc.strerror}); {ELSEWHERE}") from None
 
 
 def prepare_folder(folder: Path) -> Path:

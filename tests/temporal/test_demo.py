@@ -150,3 +150,27 @@ def test_a_dir_that_is_a_file_is_one_line(tmp_path: Path, below: str) -> None:
     )
     assert demo_cli(str(folder), cwd=tmp_path) == (2, [], [said])
     assert tree(tmp_path) == {"notes.txt": b"mine\n"}
+
+
+def test_a_second_demo_in_its_folder_refuses_and_leaves_the_first_running(tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    demo = Demo(folder)
+    demo.thread.start()
+    try:
+        hint = demo.wait_line(" and save: ")
+        (database,) = (folder / ".temporal").glob("*.db")
+        assert demo_cli(str(folder), cwd=tmp_path) == (
+            2,
+            [],
+            [
+                f"error: another output-reset demo (pid {os.getpid()}) is running in {folder}; "
+                "stop it first, or name a new folder with --dir"
+            ],
+        )
+        assert database.is_file()
+        Path(hint.split()[1]).write_text("Draft the digest as a sonnet.\n")
+        demo.wait_line("    draft_digest: Draft the digest as a sonnet.")
+    finally:
+        demo.stop.set()
+        demo.thread.join(30)
+    assert demo.code == [0]
