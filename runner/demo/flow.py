@@ -26,6 +26,7 @@ from runner.demo.processes import (
     block_signals,
     find_temporal,
 )
+from runner.demo.worker.workflows import STEPS as WORKFLOW_STEPS
 from runner.errors import ApiError, Stopped, UsageError
 from runner.follow import follow_until_closed
 from runner.history import RunHistory
@@ -36,8 +37,9 @@ from runner.wording import lines
 WORKFLOW_ID = "demo-digest"
 WORKFLOW_TYPE = "blog_digest"
 TASK_QUEUE = "output-reset-demo"
-STEPS = ("fetch_article", "extract_points", "draft_digest", "polish_digest")
-EDIT_ME = "draft_digest.prompt"
+# Each step reads prompts/<step>.prompt: the demo copies exactly these, each mapped to its step.
+STEPS = WORKFLOW_STEPS[WORKFLOW_TYPE]
+EDIT_ME = "draft_digest"
 # Slow each step a little so the steps can be watched completing one by one.
 DEMO_INPUT = {"topic": "resetting workflow runs", "delay_ms": dict.fromkeys(STEPS, 300)}
 
@@ -69,7 +71,7 @@ def run_demo(
     release = claim_folder(workdir)  # held until everything the demo started has stopped
     died = threading.Event()
     try:
-        prompts = prepare_folder(workdir)
+        prompts = prepare_folder(workdir, STEPS)
         with contextlib.ExitStack() as cleanup:
             _demo(workdir, prompts, binary, report, stop, on_report, died, cleanup)
     except Stopped:
@@ -147,8 +149,8 @@ def _demo(
     def relay(event: Report) -> None:
         render(event)
         if isinstance(event, Ready):
-            report(f"edit {prompts / EDIT_ME} and save: the run resets from draft_digest")
-            report("(any prompt in that folder works; Ctrl-C stops the demo)")
+            for hint in _hints(prompts):
+                report(hint)
         elif isinstance(event, RunFinished) and on_report is None and not stop.is_set():
             # (The CLI's view prints the new output itself, from the daemon's RunCompared.)
             with contextlib.suppress(ApiError):
@@ -209,6 +211,17 @@ def _supervise(
     cleanup.callback(thread.join, STOP_GRACE_S)
     cleanup.callback(stop_process)
     cleanup.callback(stop.set)
+
+
+def _hints(prompts: Path) -> tuple[str, str]:
+    """What to edit: one prompt by its path, then the others by name (no other file there
+    does anything, so none is promised)."""
+    others = [f"{step}.prompt" for step in STEPS if step != EDIT_ME]
+    return (
+        f"edit {prompts / f'{EDIT_ME}.prompt'} and save: the run resets from {EDIT_ME}",
+        f"(or {', '.join(others[:-1])} or {others[-1]} there: each resets the run from its own "
+        "step; Ctrl-C stops the demo)",
+    )
 
 
 def _show_result(history: RunHistory, report: Say) -> None:

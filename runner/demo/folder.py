@@ -98,15 +98,16 @@ def _open_marker(folder: Path, *, created: bool) -> int:
         raise UsageError(f"cannot open {shown(str(path))} ({exc.strerror}); {ELSEWHERE}") from None
 
 
-def prepare_folder(folder: Path) -> Path:
-    """Copy the example's prompts in (an edited copy is kept) and forget the previous demo's
-    pins: every demo starts a new, empty server."""
+def prepare_folder(folder: Path, steps: tuple[str, ...]) -> Path:
+    """Copy in the prompt each step reads (an edited copy is kept) and forget the previous
+    demo's pins: every demo starts a new, empty server."""
     prompts = folder / "prompts"
     prompts.mkdir(exist_ok=True)
     shipped = resources.files(WORKER) / "prompts"
-    for prompt in sorted(shipped.iterdir(), key=lambda p: p.name):
-        if prompt.name.endswith(".prompt") and not (prompts / prompt.name).exists():
-            (prompts / prompt.name).write_bytes(prompt.read_bytes())
+    for step in steps:
+        copy = prompts / f"{step}.prompt"
+        if not copy.exists():
+            copy.write_bytes((shipped / f"{step}.prompt").read_bytes())
     shutil.rmtree(folder / ".output-reset", ignore_errors=True)
     shutil.rmtree(folder / ".temporal", ignore_errors=True)
     return prompts

@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from runner.config import load_config
 from runner.demo.flow import run_demo
 from runner.demo.processes import find_temporal
+from runner.paths import Matcher
 from tests.cli_process import Cli
+from tests.temporal.support import DIGEST_STEPS
 
 pytestmark = pytest.mark.skipif(
     find_temporal() is None, reason="the `temporal` CLI is neither next to Python nor on PATH"
@@ -68,13 +71,29 @@ class Demo:
 
 def test_the_demo_resets_on_an_edit_and_stops_every_process(tmp_path: Path) -> None:
     before = children()
-    demo = Demo(tmp_path / "demo")
+    folder = tmp_path / "demo"
+    demo = Demo(folder)
     demo.thread.start()
     try:
         hint = demo.wait_line(" and save: ")
-        prompt = Path(hint.split()[1])
-        assert prompt == tmp_path / "demo" / "prompts" / "draft_digest.prompt"
+        prompt = folder / "prompts" / "draft_digest.prompt"
+        assert hint == f"edit {prompt} and save: the run resets from draft_digest"
+        assert demo.wait_line("Ctrl-C") == (
+            "(or fetch_article.prompt, extract_points.prompt or polish_digest.prompt there: "
+            "each resets the run from its own step; Ctrl-C stops the demo)"
+        )
         assert children() - before, "the demo runs its server and worker as child processes"
+        # Every prompt the demo put in the folder re-runs the step that reads it.
+        config = load_config(folder / "output-reset.yaml")
+        matcher = Matcher(config)
+        (workflow,) = config.workflows
+        rerun = {
+            path.name: [
+                workflow.rules[ref.rule].step for ref in matcher.rules_for(f"prompts/{path.name}")
+            ]
+            for path in (folder / "prompts").iterdir()
+        }
+        assert rerun == {f"{step}.prompt": [step] for step in DIGEST_STEPS}
         prompt.write_text("Draft the digest as a limerick.\n")
         decided = demo.wait_line("new run ")
         # The demo prints what `watch` prints.
@@ -86,9 +105,8 @@ def test_the_demo_resets_on_an_edit_and_stops_every_process(tmp_path: Path) -> N
     assert not demo.thread.is_alive()
     assert demo.code == [0]
     assert children() == before
-    config = (tmp_path / "demo" / "output-reset.yaml").read_text()
-    assert "kind: temporal" in config
-    assert (tmp_path / "demo" / "invocations.jsonl").is_file()
+    assert config.engine.kind == "temporal"
+    assert (folder / "invocations.jsonl").is_file()
 
 
 def test_stopping_the_demo_while_it_starts_leaves_nothing_behind(tmp_path: Path) -> None:
