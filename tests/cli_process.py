@@ -142,3 +142,19 @@ def run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, 
         sys.argv = old
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def processes_naming(text: str) -> list[int]:
+    """The processes whose command line contains `text` (a zombie has none): a test's folder
+    in it finds what a command started there, even after that command exited."""
+    found: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if text.encode() in command:
+            found.append(int(entry.name))
+    return found

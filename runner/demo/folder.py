@@ -9,8 +9,6 @@ Temporal database.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import shutil
 from collections.abc import Callable
@@ -19,6 +17,7 @@ from pathlib import Path
 
 from runner.errors import UsageError
 from runner.pathnames import shown
+from runner.pidlock import PidLock
 
 MARKER = ".output-reset-demo"
 WORKER = "runner.demo.worker"  # the example worker's package: its prompts are package data
@@ -41,25 +40,15 @@ def claim_folder(folder: Path) -> Callable[[], None]:
     """Create `folder` with the marker in it, or check that it has the marker; then hold the
     marker's lock until the returned function is called. Anything else is a UsageError, with
     nothing touched."""
-    fd = _open_marker(folder, created=_create(folder))
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
-        os.close(fd)
+    lock = PidLock(_open_marker(folder, created=_create(folder)))
+    if not lock.acquire():
+        holder = lock.holder() or "unknown"
+        os.close(lock.fd)
         raise UsageError(
             f"another output-reset demo (pid {holder}) is running in {shown(str(folder))}; "
             f"stop it first, or {ELSEWHERE}"
-        ) from None
-    os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()}\n".encode())
-
-    def release() -> None:
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, 0)
-        os.close(fd)  # and with it the lock
-
-    return release
+        )
+    return lock.release
 
 
 def _create(folder: Path) -> bool:

@@ -15,7 +15,7 @@ from runner.config import load_config
 from runner.demo.flow import run_demo
 from runner.demo.processes import find_temporal
 from runner.paths import Matcher
-from tests.cli_process import Cli
+from tests.cli_process import Cli, processes_naming
 from tests.temporal.support import DIGEST_STEPS
 
 pytestmark = pytest.mark.skipif(
@@ -23,25 +23,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def children() -> set[int]:
-    """Processes whose parent is this one (the demo's are in groups of their own)."""
-    mine = os.getpid()
-    found: set[int] = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # pid (comm) state ppid ...: comm may contain spaces, so split after the last ")".
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == mine:
-            found.add(int(entry.name))
-    return found
-
-
 class Demo:
+    """`run_demo` on a thread; as a context manager, started and then stopped (like Ctrl-C)."""
+
     def __init__(self, folder: Path) -> None:
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
@@ -53,6 +37,15 @@ class Demo:
             ),
             name="test-demo",
         )
+
+    def __enter__(self) -> Demo:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(30)
+        assert not self.thread.is_alive()
 
     def wait_line(self, needle: str, timeout: float = 30.0) -> str:
         deadline = time.monotonic() + timeout
@@ -70,11 +63,8 @@ class Demo:
 
 
 def test_the_demo_resets_on_an_edit_and_stops_every_process(tmp_path: Path) -> None:
-    before = children()
     folder = tmp_path / "demo"
-    demo = Demo(folder)
-    demo.thread.start()
-    try:
+    with Demo(folder) as demo:
         hint = demo.wait_line(" and save: ")
         prompt = folder / "prompts" / "draft_digest.prompt"
         assert hint == f"edit {prompt} and save: the run resets from draft_digest"
@@ -82,7 +72,7 @@ def test_the_demo_resets_on_an_edit_and_stops_every_process(tmp_path: Path) -> N
             "(or fetch_article.prompt, extract_points.prompt or polish_digest.prompt there: "
             "each resets the run from its own step; Ctrl-C stops the demo)"
         )
-        assert children() - before, "the demo runs its server and worker as child processes"
+        assert len(processes_naming(str(folder))) == 2, "the demo's server and worker"
         # Every prompt the demo put in the folder re-runs the step that reads it.
         config = load_config(folder / "output-reset.yaml")
         matcher = Matcher(config)
@@ -99,24 +89,19 @@ def test_the_demo_resets_on_an_edit_and_stops_every_process(tmp_path: Path) -> N
         # The demo prints what `watch` prints.
         assert decided.startswith("demo-digest: prompts/draft_digest.prompt changed: reset after ")
         demo.wait_line("    draft_digest: Draft the digest as a limerick.")
-    finally:
-        demo.stop.set()
-        demo.thread.join(30)
-    assert not demo.thread.is_alive()
     assert demo.code == [0]
-    assert children() == before
+    assert processes_naming(str(folder)) == []
     assert config.engine.kind == "temporal"
     assert (folder / "invocations.jsonl").is_file()
 
 
 def test_stopping_the_demo_while_it_starts_leaves_nothing_behind(tmp_path: Path) -> None:
-    before = children()
     stop = threading.Event()
     stop.set()
     # Twice: the second demo uses the folder the first one made (its marker says so).
     for _ in range(2):
         assert run_demo(tmp_path / "demo", report=lambda line: None, stop=stop) == 0
-    assert children() == before
+    assert processes_naming(str(tmp_path / "demo")) == []
     assert (tmp_path / "demo" / ".output-reset-demo").read_text() == ""  # no demo holds it
 
 
@@ -172,9 +157,7 @@ def test_a_dir_that_is_a_file_is_one_line(tmp_path: Path, below: str) -> None:
 
 def test_a_second_demo_in_its_folder_refuses_and_leaves_the_first_running(tmp_path: Path) -> None:
     folder = tmp_path / "demo"
-    demo = Demo(folder)
-    demo.thread.start()
-    try:
+    with Demo(folder) as demo:
         hint = demo.wait_line(" and save: ")
         (database,) = (folder / ".temporal").glob("*.db")
         assert demo_cli(str(folder), cwd=tmp_path) == (
@@ -188,7 +171,4 @@ def test_a_second_demo_in_its_folder_refuses_and_leaves_the_first_running(tmp_pa
         assert database.is_file()
         Path(hint.split()[1]).write_text("Draft the digest as a sonnet.\n")
         demo.wait_line("    draft_digest: Draft the digest as a sonnet.")
-    finally:
-        demo.stop.set()
-        demo.thread.join(30)
     assert demo.code == [0]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_process import Cli
+from tests.cli_process import Cli, processes_naming
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCES = ("pyproject.toml", "README.md", "runner")
@@ -58,21 +58,6 @@ def install(wheel: Path, venv: Path) -> Path:
     python = venv / "bin" / "python"
     pip("--python", str(python), "install", "--quiet", f"{wheel}[temporal]")
     return venv / "bin"
-
-
-def processes_naming(text: str) -> list[int]:
-    """Processes whose command line contains `text` (zombies have none)."""
-    found: list[int] = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if text.encode() in command:
-            found.append(int(entry.name))
-    return found
 
 
 @pytest.mark.timeout(900)  # a cold pip cache downloads about 100 MB (the temporal binary)

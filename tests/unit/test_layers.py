@@ -41,6 +41,7 @@ ORDER = (
     "datasets",
     "paths",
     "watch",
+    "pidlock",
     "state",
     "auditlog",
     "api_answers",
