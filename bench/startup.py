@@ -1,6 +1,6 @@
 """Start-up and stop: `--help` and `--version` (wall clock), `watch` until its ready line, and
 from SIGTERM to exit: an idle `watch`, a `watch` whose reset request the API never answers, and
-the demo (which stops its Temporal dev server and worker too)."""
+the demo (which stops its Temporal dev server and worker too), also from SIGINT (Ctrl-C)."""
 
 from __future__ import annotations
 
@@ -104,8 +104,8 @@ def stop_times(runs: int, *, stuck_reset: bool) -> list[float]:
     return times
 
 
-def demo_stop_times(runs: int) -> list[float]:
-    """Seconds from SIGTERM to the exit of `output-reset demo` (server and worker stopped)."""
+def demo_stop_times(runs: int, sig: signal.Signals) -> list[float]:
+    """Seconds from `sig` to the exit of `output-reset demo` (server and worker stopped)."""
     from tests.cli_process import Cli
 
     times: list[float] = []
@@ -117,9 +117,9 @@ def demo_stop_times(runs: int) -> list[float]:
             except AssertionError:
                 cli.stop(signal.SIGKILL)
                 raise
-            code, took = cli.stop(signal.SIGTERM, timeout=30)
+            code, took = cli.stop(sig, timeout=30)
             if code != 0:
-                raise RuntimeError(f"the demo exited with {code} on SIGTERM")
+                raise RuntimeError(f"the demo exited with {code} on {sig.name}")
             times.append(took)
     return times
 
@@ -130,10 +130,11 @@ def run(quick: bool) -> Section:
     helps = help_times(help_runs)
     versions = help_times(help_runs, "--version")
     watches, rss = watch_times(watch_runs)
-    say(f"stop: SIGTERM to exit x{stop_runs} (idle, reset under way, demo) ...")
+    say(f"stop: SIGTERM to exit x{stop_runs} (idle, reset under way, demo; Ctrl-C too) ...")
     idle_stops = stop_times(stop_runs, stuck_reset=False)
     stuck_stops = stop_times(stop_runs, stuck_reset=True)
-    demo_stops = demo_stop_times(max(1, stop_runs // 2))
+    demo_stops = demo_stop_times(max(1, stop_runs // 2), signal.SIGTERM)
+    demo_interrupts = demo_stop_times(max(1, stop_runs // 2), signal.SIGINT)
     section = Section("5. Start-up")
     section.setup = [
         f"`{' '.join(cli_script())} --help`: wall clock of the process, {help_runs} runs "
@@ -152,6 +153,7 @@ def run(quick: bool) -> Section:
         ("SIGTERM -> exit, watch idle", idle_stops),
         ("SIGTERM -> exit, watch mid-reset, API never answers", stuck_stops),
         ("SIGTERM -> exit, demo (server and worker stopped)", demo_stops),
+        ("SIGINT (Ctrl-C) -> exit, demo", demo_interrupts),
     ):
         table.add(label, len(stops), median(stops), min(stops), max(stops))
     section.targets += [
@@ -159,6 +161,7 @@ def run(quick: bool) -> Section:
         Target("--version, median", median(versions), HELP_TARGET_S, "s"),
         Target("SIGTERM to exit, watch (worst)", max(idle_stops + stuck_stops), STOP_TARGET_S, "s"),
         Target("SIGTERM to exit, demo (worst)", max(demo_stops), STOP_TARGET_S, "s"),
+        Target("Ctrl-C to exit, demo (worst)", max(demo_interrupts), STOP_TARGET_S, "s"),
     ]
     table = section.table("small project", "RSS at the ready line, median MB", "max MB")
     table.add("watch", median(rss), max(rss))

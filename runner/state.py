@@ -22,6 +22,7 @@ from typing import Any
 
 from runner.atomic import write_atomically
 from runner.errors import AlreadyWatching, StateError, UsageError
+from runner.pidlock import PidLock
 from runner.pins import Pin
 
 log = logging.getLogger(__name__)
@@ -136,25 +137,15 @@ class StateStore:
                 "its pins there, so it could not reset anything; make the folder writable, or "
                 "only watch with --dry-run"
             ) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 64).decode(errors="replace").strip() or "another process"
+        lock = PidLock(fd)
+        if not lock.acquire():
+            holder = lock.holder() or "another process"
             os.close(fd)
             raise AlreadyWatching(
                 f"another output-reset watch (pid {holder}) is watching "
                 f"{self.folder.parent}; stop it first (only one may reset these runs)"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-
-        def release() -> None:
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, 0)
-                fcntl.flock(fd, fcntl.LOCK_UN)
-                os.close(fd)
-
-        return release
+            )
+        return lock.release
 
     def _write(self, path: Path, text: str, durable: bool = True) -> None:
         """Atomically: a crash leaves the old file or the new one, never half of one.

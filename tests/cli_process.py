@@ -21,10 +21,17 @@ def clean_environment() -> dict[str, str]:
 
 
 class Cli:
-    def __init__(self, *args: str, cwd: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *args: str,
+        cwd: Path,
+        env: dict[str, str] | None = None,
+        program: list[str] | None = None,
+    ) -> None:
+        """`program` (this Python's `-m runner` unless told) with `args`."""
         environment = {**clean_environment(), "PYTHONUNBUFFERED": "1", **(env or {})}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "runner", *args],
+            [*(program or [sys.executable, "-m", "runner"]), *args],
             cwd=cwd,
             env=environment,
             stdout=subprocess.PIPE,
@@ -135,3 +142,19 @@ def run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, 
         sys.argv = old
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def processes_naming(text: str) -> list[int]:
+    """The processes whose command line contains `text` (a zombie has none): a test's folder
+    in it finds what a command started there, even after that command exited."""
+    found: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if text.encode() in command:
+            found.append(int(entry.name))
+    return found

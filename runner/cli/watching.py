@@ -79,7 +79,9 @@ def demo(
     directory: Annotated[
         Path,
         typer.Option(
-            "--dir", help="Folder for the demo's prompts and config (created; edits are kept)."
+            "--dir",
+            help="Folder for the demo's prompts and config: a new one, or one an earlier demo "
+            "made (edits are kept).",
         ),
     ] = Path("output-reset-demo"),
     verbose: Annotated[bool, flag("--verbose", "-v", help="Say more.")] = False,
@@ -87,7 +89,7 @@ def demo(
     """Try it in one command: a Temporal dev server, an example worker, prompts to edit."""
     import threading
 
-    from runner.demo import run_demo
+    from runner.demo.flow import run_demo
     from runner.signals import StopOnSignals
     from runner.view import LiveView, PlainView
 

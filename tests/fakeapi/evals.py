@@ -5,7 +5,7 @@ input is `{datasets: [...]}`: after `getTraceDestinations` it runs the cases in 
 time), each case's evaluators one after the other as activities `<eval name>#<evaluator>`, and
 completes with an EvalOutput. An evaluator that throws replaces its whole case with the single
 `_error` entry (§2.4). Tests give each evaluator a Python function in place of Output's code;
-verdicts and the summary follow Output's rules as examples/temporal_worker/verdicts.py has them.
+verdicts and the summary follow Output's rules as runner/demo/worker/verdicts.py has them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from examples.temporal_worker.verdicts import (
+from runner.demo.worker.verdicts import (
     error_case,
     evaluator_input,
     evaluator_result,

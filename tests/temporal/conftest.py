@@ -16,10 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from examples.temporal_worker.steps import Settings
-from examples.temporal_worker.worker import WORKFLOW_NAMES, BackgroundWorker
 from runner.config import EngineConfig
-from runner.demo import DevServer, find_temporal
+from runner.demo.processes import DevServer, find_temporal
+from runner.demo.worker.steps import Settings
+from runner.demo.worker.worker import WORKFLOW_NAMES, BackgroundWorker
 from runner.errors import RunnerError
 from runner.temporal import TemporalEngine
 from tests.temporal.output_bridge import OutputBridge

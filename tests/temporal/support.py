@@ -20,8 +20,9 @@ from typing import Any, TypeVar
 
 import httpx
 
-from examples.temporal_worker.steps import Invocation, read_invocations
+import runner.demo.worker as example_worker
 from runner.config import Rule
+from runner.demo.worker.steps import Invocation, read_invocations
 from runner.engine import Engine
 from runner.history import RunHistory
 from runner.plan import Change
@@ -31,7 +32,7 @@ from tests.temporal.output_bridge import BridgeReset, OutputBridge
 T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLE_PROMPTS = REPO / "examples" / "temporal_worker" / "prompts"
+EXAMPLE_PROMPTS = Path(example_worker.__file__).parent / "prompts"
 DIGEST_STEPS = ["fetch_article", "extract_points", "draft_digest", "polish_digest"]
 RUN_TIMEOUT_S = 30.0
 

@@ -4,38 +4,28 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from runner.demo import find_temporal, run_demo
+from runner.config import load_config
+from runner.demo.flow import run_demo
+from runner.demo.processes import find_temporal
+from runner.paths import Matcher
+from tests.cli_process import Cli, processes_naming
+from tests.temporal.support import DIGEST_STEPS
 
 pytestmark = pytest.mark.skipif(
     find_temporal() is None, reason="the `temporal` CLI is neither next to Python nor on PATH"
 )
 
 
-def children() -> set[int]:
-    """Processes whose parent is this one (the demo's are in groups of their own)."""
-    mine = os.getpid()
-    found: set[int] = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # pid (comm) state ppid ...: comm may contain spaces, so split after the last ")".
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == mine:
-            found.add(int(entry.name))
-    return found
-
-
 class Demo:
+    """`run_demo` on a thread; as a context manager, started and then stopped (like Ctrl-C)."""
+
     def __init__(self, folder: Path) -> None:
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
@@ -47,6 +37,15 @@ class Demo:
             ),
             name="test-demo",
         )
+
+    def __enter__(self) -> Demo:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(30)
+        assert not self.thread.is_alive()
 
     def wait_line(self, needle: str, timeout: float = 30.0) -> str:
         deadline = time.monotonic() + timeout
@@ -64,33 +63,112 @@ class Demo:
 
 
 def test_the_demo_resets_on_an_edit_and_stops_every_process(tmp_path: Path) -> None:
-    before = children()
-    demo = Demo(tmp_path / "demo")
-    demo.thread.start()
-    try:
+    folder = tmp_path / "demo"
+    with Demo(folder) as demo:
         hint = demo.wait_line(" and save: ")
-        prompt = Path(hint.split()[1])
-        assert prompt == tmp_path / "demo" / "prompts" / "draft_digest.prompt"
-        assert children() - before, "the demo runs its server and worker as child processes"
+        prompt = folder / "prompts" / "draft_digest.prompt"
+        assert hint == f"edit {prompt} and save: the run resets from draft_digest"
+        assert demo.wait_line("Ctrl-C") == (
+            "(or fetch_article.prompt, extract_points.prompt or polish_digest.prompt there: "
+            "each resets the run from its own step; Ctrl-C stops the demo)"
+        )
+        assert len(processes_naming(str(folder))) == 2, "the demo's server and worker"
+        # Every prompt the demo put in the folder re-runs the step that reads it.
+        config = load_config(folder / "output-reset.yaml")
+        matcher = Matcher(config)
+        (workflow,) = config.workflows
+        rerun = {
+            path.name: [
+                workflow.rules[ref.rule].step for ref in matcher.rules_for(f"prompts/{path.name}")
+            ]
+            for path in (folder / "prompts").iterdir()
+        }
+        assert rerun == {f"{step}.prompt": [step] for step in DIGEST_STEPS}
         prompt.write_text("Draft the digest as a limerick.\n")
         decided = demo.wait_line("new run ")
         # The demo prints what `watch` prints.
         assert decided.startswith("demo-digest: prompts/draft_digest.prompt changed: reset after ")
         demo.wait_line("    draft_digest: Draft the digest as a limerick.")
-    finally:
-        demo.stop.set()
-        demo.thread.join(30)
-    assert not demo.thread.is_alive()
     assert demo.code == [0]
-    assert children() == before
-    config = (tmp_path / "demo" / "output-reset.yaml").read_text()
-    assert "kind: temporal" in config
-    assert (tmp_path / "demo" / "invocations.jsonl").is_file()
+    assert processes_naming(str(folder)) == []
+    assert config.engine.kind == "temporal"
+    assert (folder / "invocations.jsonl").is_file()
 
 
 def test_stopping_the_demo_while_it_starts_leaves_nothing_behind(tmp_path: Path) -> None:
-    before = children()
     stop = threading.Event()
     stop.set()
-    assert run_demo(tmp_path / "demo", report=lambda line: None, stop=stop) == 0
-    assert children() == before
+    # Twice: the second demo uses the folder the first one made (its marker says so).
+    for _ in range(2):
+        assert run_demo(tmp_path / "demo", report=lambda line: None, stop=stop) == 0
+    assert processes_naming(str(tmp_path / "demo")) == []
+    assert (tmp_path / "demo" / ".output-reset-demo").read_text() == ""  # no demo holds it
+
+
+def demo_cli(folder: str, *, cwd: Path) -> tuple[int, list[str], list[str]]:
+    """`output-reset demo --dir folder` that is expected to refuse at once: its exit code,
+    stdout and stderr. A demo that starts instead is stopped (Ctrl-C) after 30 s."""
+    cli = Cli("demo", "--dir", folder, cwd=cwd)
+    try:
+        code = cli.wait(timeout=30)
+    finally:
+        cli.stop(signal.SIGINT, timeout=10)
+    return code, cli.output, cli.errors
+
+
+def tree(folder: Path) -> dict[str, bytes | None]:
+    """Every path below `folder` with the bytes of each file (None for a folder)."""
+    return {
+        str(path.relative_to(folder)): path.read_bytes() if path.is_file() else None
+        for path in sorted(folder.rglob("*"))
+    }
+
+
+def test_the_demo_leaves_a_folder_it_did_not_make_alone(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / ".output-reset").mkdir(parents=True)
+    (project / "output-reset.yaml").write_text("api:\n  url: http://localhost:3001\n")
+    (project / ".output-reset" / "resets.jsonl").write_text('{"workflowId": "blog-1"}\n')
+    before = tree(project)
+    assert demo_cli(".", cwd=project) == (
+        2,
+        [],
+        [
+            f"error: {project} was not made by the demo (it has no .output-reset-demo file), "
+            "so the demo will not write into it; name a new folder with --dir"
+        ],
+    )
+    assert tree(project) == before
+
+
+@pytest.mark.parametrize("below", ["", "demo"], ids=["the file", "a folder below it"])
+def test_a_dir_that_is_a_file_is_one_line(tmp_path: Path, below: str) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine\n")
+    folder = notes / below if below else notes
+    said = (
+        f"error: --dir {folder}: {notes} is a file, not a folder; name a new folder with --dir"
+        if below
+        else f"error: --dir {notes} is a file, not a folder; name a new folder with --dir"
+    )
+    assert demo_cli(str(folder), cwd=tmp_path) == (2, [], [said])
+    assert tree(tmp_path) == {"notes.txt": b"mine\n"}
+
+
+def test_a_second_demo_in_its_folder_refuses_and_leaves_the_first_running(tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    with Demo(folder) as demo:
+        hint = demo.wait_line(" and save: ")
+        (database,) = (folder / ".temporal").glob("*.db")
+        assert demo_cli(str(folder), cwd=tmp_path) == (
+            2,
+            [],
+            [
+                f"error: another output-reset demo (pid {os.getpid()}) is running in {folder}; "
+                "stop it first, or name a new folder with --dir"
+            ],
+        )
+        assert database.is_file()
+        Path(hint.split()[1]).write_text("Draft the digest as a sonnet.\n")
+        demo.wait_line("    draft_digest: Draft the digest as a sonnet.")
+    assert demo.code == [0]

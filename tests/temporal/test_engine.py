@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from temporalio.service import RPCError, RPCStatusCode, WorkflowService
 
-from examples.temporal_worker.worker import BackgroundWorker
 from runner.auditlog import AuditLog
 from runner.config import EngineConfig, TlsConfig, load_config
-from runner.demo import DevServer, free_port
+from runner.demo.processes import DevServer, free_port
+from runner.demo.worker.worker import BackgroundWorker
 from runner.engine import Engine
 from runner.errors import ApiError, AuthError, ConfigError, ResetOutcomeUnknown
 from runner.history import RunHistory

@@ -23,10 +23,10 @@ import httpx
 import pytest
 import yaml
 
-from examples.temporal_worker.worker import BackgroundWorker
 from runner.config import ApiConfig, EngineConfig
 from runner.datasets.read import Case, eval_input
-from runner.demo import DevServer
+from runner.demo.processes import DevServer
+from runner.demo.worker.worker import BackgroundWorker
 from runner.engine import Engine, WorkflowResult
 from runner.errors import ApiError, NoSuchWorkflow
 from runner.output_api import OutputApi, resolve_settings
@@ -35,7 +35,7 @@ from tests.temporal.output_bridge import OutputBridge
 from tests.temporal.support import REPO, Project, eventually, new_id, wait_closed
 
 API, TEMPORAL = "output-api", "temporal"
-DATASETS = REPO / "examples/temporal_worker/src/workflows/blog_digest/tests/datasets"
+DATASETS = REPO / "runner/demo/worker/src/workflows/blog_digest/tests/datasets"
 DATE = "2026-12-03T00:00:00.000Z"
 RUN_S = 30.0
 VALIDATION = 'Evaluator "mentions_topic" input validation failed: ✖ Invalid input: expected '

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from examples.temporal_worker.worker import BackgroundWorker
+from runner.demo.worker.worker import BackgroundWorker
 from runner.temporal import TemporalEngine
 from tests.recordings import eval_recording, recording
 from tests.temporal.output_bridge import OutputBridge

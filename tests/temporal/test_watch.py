@@ -24,8 +24,8 @@ from typing import Any
 import httpx
 import pytest
 
-from examples.temporal_worker.worker import BackgroundWorker
-from runner.demo import DevServer, WorkerProcess
+from runner.demo.processes import DevServer, WorkerProcess
+from runner.demo.worker.worker import BackgroundWorker
 from runner.history import RunHistory
 from runner.plan import plan
 from runner.temporal import TemporalEngine
@@ -143,7 +143,7 @@ def test_editing_the_third_prompt_resets_once_from_the_third_step(
         [
             sys.executable,
             "-m",
-            "examples.temporal_worker",
+            "runner.demo.worker",
             "--address",
             temporal.address,
             "--task-queue",

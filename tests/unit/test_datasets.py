@@ -43,7 +43,7 @@ def test_the_flat_folder_first_then_the_folder_that_declares_the_name(tmp_path: 
 
 
 def test_the_example_workers_datasets_are_found() -> None:
-    example = Path(__file__).resolve().parents[2] / "examples" / "temporal_worker"
+    example = Path(__file__).resolve().parents[2] / "runner" / "demo" / "worker"
     found = read_datasets(example, "blog_digest")
     assert found.problems == ()
     assert found.names() == ["weekly_digest", "key_points", "resets"]

@@ -13,8 +13,12 @@ import pytest
 RUNNER = Path(__file__).resolve().parents[2] / "runner"
 
 # Lowest layer first: a module may import only modules listed before it (a package counts as
-# one entry, and its own modules may import one another).
+# one entry, and its own modules may import one another; a dotted entry is a sub-package with a
+# layer of its own).
 ORDER = (
+    # The example worker the demo runs: a stand-in for a user's own worker, so it imports
+    # nothing of output-reset (it ships in the package only so the demo runs from any install).
+    "demo.worker",
     "errors",
     "pathnames",
     "pins",
@@ -40,6 +44,7 @@ ORDER = (
     "cases",
     "paths",
     "watch",
+    "pidlock",
     "state",
     "auditlog",
     "iterations",
@@ -112,7 +117,7 @@ FOREIGN = {
     "httpx": ("output_api",),
     "watchdog": ("watch",),
     "pathspec": ("paths",),
-    "temporalio": ("temporal",),
+    "temporalio": ("temporal", "demo.worker"),
     "google": ("temporal",),
     "typer": ("cli",),
     "rich": ("view",),
@@ -121,9 +126,18 @@ FOREIGN = {
 
 @dataclass(frozen=True, slots=True)
 class Module:
-    name: str  # the entry in ORDER: "daemon", or "temporal" for runner/temporal/adapter.py
+    name: str  # the entry in ORDER: "daemon", "temporal" for runner/temporal/adapter.py
     path: str
     source: str
+
+
+def layer(parts: list[str], order: tuple[str, ...] = ORDER) -> str:
+    """The entry in ORDER for a module path below runner/: the longest dotted prefix listed
+    ("demo.worker" for demo/worker/steps), else the top-level name ("demo" for demo/flow)."""
+    for n in range(len(parts), 1, -1):
+        if ".".join(parts[:n]) in order:
+            return ".".join(parts[:n])
+    return parts[0]
 
 
 def runner_modules() -> list[Module]:
@@ -132,7 +146,7 @@ def runner_modules() -> list[Module]:
         rel = path.relative_to(RUNNER)
         if rel.parts == ("__init__.py",):
             continue
-        name = rel.parts[0].removesuffix(".py")
+        name = layer([*rel.parent.parts, rel.stem])
         found.append(Module(name, f"runner/{rel}", path.read_text(encoding="utf-8")))
     return found
 
@@ -150,7 +164,7 @@ def violations(module: Module, order: tuple[str, ...] = ORDER) -> list[str]:
         for imported in _names(node):
             top = imported.split(".")[0]
             if top == "runner":
-                problems += _inner(module, imported, rank)
+                problems += _inner(module, imported, rank, order)
             elif module.name in PURE and top in IMPURE:
                 problems.append(f"{module.path}: the pure core imports {top}")
             elif top in FOREIGN and module.name not in FOREIGN[top]:
@@ -168,11 +182,13 @@ def _names(node: ast.AST) -> list[str]:
     return []
 
 
-def _inner(module: Module, imported: str, rank: dict[str, int]) -> list[str]:
+def _inner(
+    module: Module, imported: str, rank: dict[str, int], order: tuple[str, ...]
+) -> list[str]:
     parts = imported.split(".")
     if len(parts) < 2 or parts[1] == "__version__":
         return []
-    target = parts[1]
+    target = layer(parts[1:], order)
     if target == module.name:
         return []  # inside one package
     if target not in rank:
@@ -205,6 +221,7 @@ def test_the_order_names_only_modules_that_exist() -> None:
 
 # A layering of made-up modules with the roles the rules name.
 EXAMPLE = (
+    "demo.worker",
     "errors",
     "history",
     "config",
@@ -239,6 +256,8 @@ EXAMPLE = (
         ("daemon", "from watchdog.observers import Observer\n", "only watch may"),
         ("cli", "import yaml\n", "only config may"),
         ("gadgets", "import json\n", "not in ORDER"),
+        ("demo.worker", "from runner.errors import RunnerError\n", "reaches up to runner.errors"),
+        ("demo", "import temporalio\n", "only temporal may"),
         ("view", "from runner.gadgets import x\n", "has no layer"),
     ],
 )
@@ -257,5 +276,11 @@ def test_good_examples_pass() -> None:
             "from runner.temporal.loop import LoopThread\nimport temporalio\n",
         ),
         Module("tracker", "runner/tracker.py", "from runner.config import Rule\n"),
+        Module(
+            "demo.worker",
+            "runner/demo/worker/steps.py",
+            "from runner.demo.worker.workflows import STEPS\nfrom temporalio import activity\n",
+        ),
+        Module("demo", "runner/demo/flow.py", "from runner.demo.processes import DevServer\n"),
     ]
     assert [p for m in good for p in violations(m, EXAMPLE)] == []

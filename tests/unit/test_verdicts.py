@@ -1,4 +1,4 @@
-"""Output's eval rules (examples/temporal_worker/verdicts.py, EVALS.md §2.3-§2.4), which the
+"""Output's eval rules (runner/demo/worker/verdicts.py, EVALS.md §2.3-§2.4), which the
 example's eval workflow and the Output API double both follow: plain data in and out."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from examples.temporal_worker.verdicts import (
+from runner.demo.worker.verdicts import (
     error_case,
     evaluator_input,
     evaluator_result,

@@ -21,7 +21,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from examples.temporal_worker.workflows import STEPS
+from runner.demo.worker.workflows import STEPS
 
 PROMPT_SUFFIX = ".prompt"
 

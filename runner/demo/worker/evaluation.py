@@ -20,7 +20,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from examples.temporal_worker.verdicts import (
+from runner.demo.worker.verdicts import (
     error_case,
     evaluator_input,
     evaluator_result,

@@ -16,10 +16,10 @@ from typing import Any, TypeVar
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from examples.temporal_worker.evaluation import EVAL_WORKFLOW, BlogDigestEval
-from examples.temporal_worker.evaluators import evaluator_activities
-from examples.temporal_worker.steps import Settings, activities
-from examples.temporal_worker.workflows import STEPS, WORKFLOWS
+from runner.demo.worker.evaluation import EVAL_WORKFLOW, BlogDigestEval
+from runner.demo.worker.evaluators import evaluator_activities
+from runner.demo.worker.steps import Settings, activities
+from runner.demo.worker.workflows import STEPS, WORKFLOWS
 
 # Every workflow type the worker registers (Output's catalog, for the API double on Temporal).
 WORKFLOW_NAMES = (*STEPS, EVAL_WORKFLOW)

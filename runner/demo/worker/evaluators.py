@@ -19,8 +19,8 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from examples.temporal_worker.evaluation import EVAL_WORKFLOW, JUDGES
-from examples.temporal_worker.steps import Settings, log_invocation
+from runner.demo.worker.evaluation import EVAL_WORKFLOW, JUDGES
+from runner.demo.worker.steps import Settings, log_invocation
 
 DEFAULT_MAX_WORDS = 40
 JARGON = frozenset({"leverage", "synergy", "paradigm", "utilize", "holistic", "seamless"})

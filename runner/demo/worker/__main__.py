@@ -1,4 +1,4 @@
-"""`python -m examples.temporal_worker`: serve the example workflows, optionally start a run.
+"""`python -m runner.demo.worker`: serve the example workflows, optionally start a run.
 
 Prints `worker ready on task queue Q` once polling, then `started WORKFLOW_ID run RUN_ID` for
 `--start`, one line each and flushed, so a parent process can wait for them. SIGINT or SIGTERM
@@ -20,16 +20,16 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from examples.temporal_worker.steps import Settings
-from examples.temporal_worker.worker import new_worker, start_run
-from examples.temporal_worker.workflows import STEPS
+from runner.demo.worker.steps import Settings
+from runner.demo.worker.worker import new_worker, start_run
+from runner.demo.worker.workflows import STEPS
 
 DEFAULT_PROMPTS = Path(__file__).parent / "prompts"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m examples.temporal_worker",
+        prog="python -m runner.demo.worker",
         description="The example Temporal worker of output-reset (steps read prompts/*.prompt).",
     )
     parser.add_argument("--address", default="localhost:7233", help="Temporal frontend host:port")
