@@ -149,6 +149,7 @@ class RunEvals:
     entry: WorkflowConfig  # the config entry (type: with datasets:)
     cases: tuple[CaseRun, ...]
     iteration: Iteration | None = None
+    baseline: bool = False  # before any save: where the cases stand (unless an eval is kept)
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,6 +74,7 @@ class Board:
         self._rounds = Rounds()
         self._announced = False
         self._settled: set[int] = set()
+        self._judged: set[int] = set()  # dataset entries whose evals ran (or were asked for)
         self._down = False
 
     def _new(self, slot: Slot, *, catch_up: bool) -> Tracker:
@@ -120,7 +121,7 @@ class Board:
         """Before the ready line, count the first pin attempts; after the last, go."""
         if self._announced:
             began = tracker.begin(now, dry_run=self.settings.dry_run) if tracker.pin else []
-            return began + self._start_when_pinned(tracker.index)
+            return began + self._start_when_pinned(tracker.index) + self._baseline(tracker.index)
         self._settled.add(tracker.serial)
         if any(t.serial not in self._settled for t in self.trackers):
             return []
@@ -135,6 +136,8 @@ class Board:
                 actions += t.begin(now, dry_run=self.settings.dry_run)
             elif not t.to_start:
                 actions += self._process(t, now)
+        for index in dict.fromkeys(t.index for t in self.trackers):
+            actions += self._baseline(index)
         return actions
 
     def _start_when_pinned(self, index: int) -> list[Action]:
@@ -373,7 +376,8 @@ class Board:
             tracker.following = None
         if status is not None:
             tracker.ended = (run_id, status, output)
-        return self._round_end(self._rounds.ended(serial, run_id, status, output))
+        actions = self._round_end(self._rounds.ended(serial, run_id, status, output))
+        return actions + self._baseline(tracker.index)
 
     def _round_end(self, due: Round | None) -> list[Action]:
         """A round whose new runs have all ended: its evals (dataset cases), or its record."""
@@ -384,22 +388,23 @@ class Board:
         entry = trackers[0].entry if trackers else None
         if entry is None or entry.datasets is None:
             return [Record(iteration)]
-        runs = []
-        for tracker in trackers:
-            if tracker.pin is None or tracker.workflow.case is None:
-                continue
-            known = tracker.ended is not None and tracker.ended[0] == tracker.pin.run_id
-            output = tracker.ended[2] if tracker.ended is not None and known else None
-            runs.append(
-                CaseRun(
-                    tracker.workflow.case,
-                    tracker.pin.workflow_id,
-                    tracker.pin.run_id,
-                    output,
-                    known,
-                )
-            )
-        return [RunEvals(entry, tuple(runs), iteration)]
+        self._judged.add(due.index)
+        return [RunEvals(entry, _case_runs(trackers), iteration)]
+
+    def _baseline(self, index: int) -> list[Action]:
+        """Once every case of a dataset entry has a run that has ended, before any save: its
+        evals, to show where the cases stand (so that the first save can say better or
+        worse). Not in a dry run: an eval run is a run."""
+        if self.settings.dry_run or index in self._judged or not self._announced:
+            return []
+        cases = [t for t in self.trackers if t.index == index]
+        entry = cases[0].entry if cases else None
+        if entry is None or entry.datasets is None:
+            return []
+        if any(t.pin is None or t.busy or t.pending or not t.closed for t in cases):
+            return []
+        self._judged.add(index)
+        return [RunEvals(entry, _case_runs(cases), baseline=True)]
 
     def _iteration(self, done: Round) -> Iteration:
         results: list[IterationCase] = []
@@ -493,6 +498,22 @@ class Board:
             return []
         self._down = False
         return [Say(Notice("the API answers again", level="info"))]
+
+
+def _case_runs(trackers: list[Tracker]) -> tuple[CaseRun, ...]:
+    """The cases' pinned runs, as the evals see them (an output the follower saw, else read)."""
+    runs = []
+    for tracker in trackers:
+        if tracker.pin is None or tracker.workflow.case is None:
+            continue
+        known = tracker.ended is not None and tracker.ended[0] == tracker.pin.run_id
+        output = tracker.ended[2] if tracker.ended is not None and known else None
+        runs.append(
+            CaseRun(
+                tracker.workflow.case, tracker.pin.workflow_id, tracker.pin.run_id, output, known
+            )
+        )
+    return tuple(runs)
 
 
 def _case_error(error: RunnerError) -> str:

@@ -16,6 +16,7 @@ from runner import actions as t
 from runner.board import Board
 from runner.engine import Engine, RunStatus
 from runner.errors import RunnerError
+from runner.evals import verdict_line
 from runner.evaluate import Evaluator
 from runner.follow import Follower
 from runner.history import RunHistory, unknown_steps
@@ -133,10 +134,13 @@ class Effects:
                 found = self.evals.run(action)
             except RunnerError as exc:
                 found = self.evals.failed(action.entry, exc)
+            said: list[Report] = [found] if found is not None else []
             if self.recorder is None or action.iteration is None:
-                return [found]
-            output = found.output if isinstance(found, Evaluated) else None
-            return [found, self.recorder.record(action.iteration, output)]
+                return said
+            if not isinstance(found, Evaluated):
+                return [*said, self.recorder.record(action.iteration)]
+            line = verdict_line(found.matrix)
+            return [*said, self.recorder.record(action.iteration, found.output, line)]
 
         self._jobs.submit(evaluate, _said)
 

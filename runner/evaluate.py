@@ -37,10 +37,17 @@ class Evaluator:
         self._told: set[str] = set()  # entries told there is no eval workflow
         self._lock = threading.Lock()
 
-    def run(self, action: RunEvals) -> Evaluated | Notice:
+    def run(self, action: RunEvals) -> Evaluated | Notice | None:
+        """The verdicts (None: a baseline not needed, as an eval of these runs is kept)."""
         entry = action.entry
         workflow_type = entry.type or ""
         name = f"{workflow_type}_eval"
+        if action.baseline:
+            kept = self._kept_verdicts(workflow_type)
+            if kept:
+                with self._lock:
+                    self._before.setdefault(entry.key, kept)
+                return None
         outputs = {c.case: self._output(c) for c in action.cases}
         cases = [c for c in read_datasets(self.root, workflow_type).cases if c.name in outputs]
         date = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -60,7 +67,9 @@ class Evaluator:
         if before is None:
             before = self._kept_verdicts(workflow_type)
         table = matrix(now, before)
-        return Evaluated(workflow_type, name, table, result.run_id, result.output)
+        return Evaluated(
+            workflow_type, name, table, result.run_id, result.output, baseline=action.baseline
+        )
 
     def _kept_verdicts(self, workflow_type: str) -> list[CaseVerdict]:
         """The newest eval kept for this workflow type (none kept, or unreadable: none)."""

@@ -117,6 +117,7 @@ def _evaluated(event: d.Evaluated) -> dict[str, Any]:
         "workflow": event.label,
         "evalWorkflow": event.eval_workflow,
         "evalRunId": event.run_id,
+        "baseline": event.baseline,
         "line": verdict_line(table),
         "trend": table.trend,
         "evaluators": list(table.evaluators),

@@ -30,16 +30,20 @@ class Recorder:
             with contextlib.suppress(StateError):  # said when the record fails too
                 self.store.snapshot(self.root, rel)
 
-    def record(self, iteration: Iteration, eval_output: Any = None) -> Recorded | Notice:
-        """Append the iteration; `eval_output` is its eval workflow's EvalOutput, if any."""
+    def record(
+        self, iteration: Iteration, eval_output: Any = None, line: str | None = None
+    ) -> Recorded | Notice:
+        """Append the iteration; `eval_output` is its eval workflow's EvalOutput, if any, and
+        `line` the verdict line printed for it (compared with the evals before this save,
+        which may be the ones run at the start rather than a kept iteration's)."""
         try:
-            n = self.store.record(self._document(iteration, eval_output))
+            n = self.store.record(self._document(iteration, eval_output, line))
         except StateError as exc:
             return Notice(f"{iteration.workflow}: the iteration was not kept: {exc}")
         first, self._told = not self._told, True
         return Recorded(n, iteration.workflow, hint=first)
 
-    def _document(self, iteration: Iteration, eval_output: Any) -> dict[str, Any]:
+    def _document(self, iteration: Iteration, eval_output: Any, line: str | None) -> dict[str, Any]:
         store = self.store
         verdicts = None
         if eval_output is not None:
@@ -47,6 +51,8 @@ class Recorder:
                 verdicts = store.eval_record(iteration.workflow, eval_output)
             except BadAnswer:
                 verdicts = None  # said by the evaluator already
+        if verdicts is not None and line is not None:
+            verdicts["line"] = line
         return {
             "workflow": iteration.workflow,
             "files": [{"path": p, "hash": h} for p, h in sorted(iteration.files.items())],

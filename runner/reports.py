@@ -98,6 +98,7 @@ class Evaluated:
     matrix: Matrix
     run_id: str | None = None
     output: Any = None  # the EvalOutput as it came, kept with the iteration
+    baseline: bool = False  # the runs as they were before any save
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,15 @@ class Tracker:
     ended: tuple[str, str | None, Any] | None = None  # the last followed run, status, output
 
     @property
+    def closed(self) -> bool:
+        """The pinned run has ended: it was closed when pinned, or its follower saw the end."""
+        if self.pin is None:
+            return False
+        if self.ended is not None and self.ended[0] == self.pin.run_id:
+            return self.ended[1] is not None
+        return not self.running
+
+    @property
     def label(self) -> str:
         return self.workflow.label
 

@@ -163,7 +163,8 @@ def matrix_lines(event: d.Evaluated) -> list[str]:
     """The verdict matrix: a row per case, a column per evaluator, each cell with its change
     since the last iteration (↑ improved, ↓ regressed); a regression says so in words."""
     table = event.matrix
-    head = [f"{event.eval_workflow}: {verdict_line(table)}"]
+    before = ", before any edit" if event.baseline else ""
+    head = [f"{event.eval_workflow}{before}: {verdict_line(table)}"]
     names = [
         n + ("" if all(r.cells[i].required for r in table.rows) else " (info)")
         for i, n in enumerate(table.evaluators)
@@ -283,10 +284,15 @@ def _finished(event: d.RunFinished, verbose: bool = False) -> list[Line]:
 
 
 def _compared(event: d.RunCompared, verbose: bool) -> list[Line]:
-    shown = result_lines(event.result) + diff_lines(event, verbose=verbose)
-    if event.case:
-        shown = [f"  {event.case}:", *(f"  {line}" for line in shown)]
-    return [(x, False) for x in shown]
+    if not event.case:
+        shown = result_lines(event.result) + diff_lines(event, verbose=verbose)
+        return [(x, False) for x in shown]
+    # A case of a fan-out: what changed, in a line when nothing did; its whole output with -v
+    # (and in `output-reset compare`), since twenty outputs in full would bury the diffs.
+    if not verbose and not any(diff.changed for diff in event.diffs):
+        return [(f"  {event.case}: same output as run {event.previous_run_id}", False)]
+    shown = (result_lines(event.result) if verbose else []) + diff_lines(event, verbose=verbose)
+    return [(x, False) for x in [f"  {event.case}:", *(f"  {line}" for line in shown)]]
 
 
 def recorded_line(event: d.Recorded) -> str:

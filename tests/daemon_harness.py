@@ -68,6 +68,11 @@ class Running:
         self.daemon.stop()
         self.thread.join(timeout=5)
         assert not self.thread.is_alive(), "the daemon did not stop within 5 s"
+        # Jobs still under way (an eval run, say) are daemon threads the process would not wait
+        # for; here they finish before the test closes the engine under them.
+        for job in threading.enumerate():
+            if job.name == "output-reset-job":
+                job.join(timeout=5)
 
     def wait_for(self, kind: type[R], timeout: float = 5.0) -> R:
         """The next report of this kind; reports of other kinds are kept for later calls."""

@@ -69,7 +69,7 @@ def evaluate(
                 continue
             found = evaluator.run(RunEvals(entry, tuple(runs)))
             if not isinstance(found, Evaluated):
-                error(found.message)
+                error(found.message if found is not None else f"{entry.type}: not judged")
                 every_case_passed = False
                 continue
             every_case_passed &= found.matrix.all_pass

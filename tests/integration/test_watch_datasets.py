@@ -62,6 +62,15 @@ def finished(running: Running, count: int) -> list[RunFinished]:
     return [running.wait_for(RunFinished, timeout=10) for _ in range(count)]
 
 
+def notice(running: Running, start: str, timeout: float = 10) -> Notice:
+    """The next notice that starts so (others, such as 'no eval workflow', passed over)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        said = running.wait_for(Notice, timeout=max(0.1, deadline - time.monotonic()))
+        if said.message.startswith(start):
+            return said
+
+
 def test_cases_without_a_run_are_started_once_then_one_save_resets_each_once(
     tmp_path: Path, fake: FakeOutputApi
 ) -> None:
@@ -151,9 +160,9 @@ def test_a_dataset_file_edited_while_watching_repins_the_cases_it_changed(
                 running.wait_for(Pinned)
             file = tmp_path / WORKFLOW / "tests" / "datasets" / "cases.yml"
             file.write_text(dataset(edited))
-            changed = running.wait_for(Notice, timeout=10)
+            changed = notice(running, "datasets changed")
             assert changed.message == "datasets changed: 3 cases now"
-            said = running.wait_for(Notice, timeout=10)
+            said = notice(running, "starting")
             finished(running, 2)
     finally:
         engine.close()
@@ -247,6 +256,7 @@ def test_after_a_save_the_evals_judge_every_case_and_the_iteration_keeps_the_ver
     engine = api(fake)
     try:
         with Running(config, engine, Options(wait_worker=False)) as running:
+            baseline = running.wait_for(Evaluated, timeout=15)
             (tmp_path / POLISH).write_text("<user>polish v2</user>\n")
             first = running.wait_for(Evaluated, timeout=15)
             running.wait_for(Recorded, timeout=10)
@@ -255,7 +265,11 @@ def test_after_a_save_the_evals_judge_every_case_and_the_iteration_keeps_the_ver
             kept = running.wait_for(Recorded, timeout=10)
     finally:
         engine.close()
-    assert verdict_line(first.matrix) == "2 pass, 1 fail"
+    # Where the cases stood before any edit, so that the first save can say better or worse.
+    assert baseline.baseline
+    assert not first.baseline
+    assert verdict_line(baseline.matrix) == "2 pass, 1 fail"
+    assert verdict_line(first.matrix) == "2 pass, 1 fail (was 2 pass, 1 fail): same"
     assert {r.case: r.verdict for r in first.matrix.rows} == {
         "basic": "pass",
         "long": "pass",
@@ -265,12 +279,12 @@ def test_after_a_save_the_evals_judge_every_case_and_the_iteration_keeps_the_ver
     assert kept.n == 2
     records = Iterations(tmp_path / ".output-reset").read()
     assert [r["eval"]["line"] for r in records] == [
-        "2 pass, 1 fail",
+        "2 pass, 1 fail (was 2 pass, 1 fail): same",
         "2 pass, 1 fail (was 2 pass, 1 fail): same",
     ]
-    # The eval ran on the new runs' outputs, once per save.
+    # The eval ran once at the start, then on the new runs' outputs once per save.
     runs = [r for r in fake.requests if r.path == "/workflow/run"]
-    assert len(runs) == 2
+    assert len(runs) == 3
 
 
 def test_an_eval_workflow_that_fails_is_one_line_and_the_iteration_is_still_kept(
@@ -284,17 +298,19 @@ def test_an_eval_workflow_that_fails_is_one_line_and_the_iteration_is_still_kept
         r"/workflow/run$",
         status=500,
         body={"error": "Error", "message": "the judge's model is overloaded"},
+        times=2,  # the evals at the start, then after the save
     )
     engine = api(fake)
     try:
         with Running(config, engine, Options(wait_worker=False)) as running:
+            before = notice(running, "probe_three: the evals did not run: ", timeout=15)
             (tmp_path / POLISH).write_text("<user>polish v2</user>\n")
             ends = finished(running, 3)
-            said = running.wait_for(Notice, timeout=15)
+            said = notice(running, "probe_three: the evals did not run: ", timeout=15)
             kept = running.wait_for(Recorded, timeout=10)
     finally:
         engine.close()
-    assert said.message.startswith("probe_three: the evals did not run: ")
+    assert "overloaded" in before.message
     assert "overloaded" in said.message
     assert len(ends) == 3
     (record,) = Iterations(tmp_path / ".output-reset").read()

@@ -306,3 +306,71 @@ def test_a_burst_that_reset_nothing_is_not_an_iteration() -> None:
     back = b.reset_done(21.0, b.trackers[3].serial, outcome(reset, None))
     assert not only(back, Record)
     assert not only(b.followed(b.trackers[3].serial, "other-1-r1", "completed", "x"), Record)
+
+
+# -- the evals before any edit ---------------------------------------------------------------
+
+
+def test_once_every_case_has_an_ended_run_the_evals_say_where_they_stand() -> None:
+    b = board()
+    actions = b.start()
+    for t in b.trackers:
+        wid = t.workflow.id or ""
+        actions += b.pinned(0.0, t.serial, result(pin(f"{wid}-r1", wid)))
+    (due,) = only(actions, RunEvals)
+    assert due.baseline
+    assert due.iteration is None  # nothing to keep: no save made these runs
+    assert [(c.case, c.run_id, c.output_known) for c in due.cases] == [
+        ("basic", "blog-case-basic-r1", False),  # read from each run's history
+        ("long", "blog-case-long-r1", False),
+        ("empty", "blog-case-empty-r1", False),
+    ]
+    # Judged once: a later end of the same runs does not ask again.
+    assert not only(b.followed(b.trackers[0].serial, "blog-case-basic-r1", "completed"), RunEvals)
+
+
+def test_the_evals_before_any_edit_wait_for_a_case_still_running() -> None:
+    b = board()
+    actions = b.start()
+    first, second, third, _ = b.trackers
+    actions += b.pinned(0.0, first.serial, result(pin("r1", "blog-case-basic")))
+    actions += b.pinned(0.0, second.serial, result(pin("r2", "blog-case-long"), "running"))
+    actions += b.pinned(0.0, third.serial, result(pin("r3", "blog-case-empty")))
+    actions += b.pinned(0.0, b.trackers[3].serial, result(pin("o1", "other-1")))
+    assert only(actions, Announce)
+    assert not only(actions, RunEvals)
+    (due,) = only(b.followed(second.serial, "r2", "completed", {"score": 4}), RunEvals)
+    assert due.baseline
+    assert [(c.case, c.output, c.output_known) for c in due.cases][1] == (
+        "long",
+        {"score": 4},
+        True,
+    )
+
+
+def test_a_dry_run_runs_no_evals_before_an_edit() -> None:
+    b = board(dry_run=True)
+    actions = b.start()
+    for t in b.trackers:
+        wid = t.workflow.id or ""
+        actions += b.pinned(0.0, t.serial, result(pin(f"{wid}-r1", wid)))
+    assert only(actions, Announce)
+    assert not only(actions, RunEvals)
+
+
+def test_a_case_without_a_run_yet_is_started_before_the_evals_run() -> None:
+    b = board()
+    actions = b.start()
+    first, second, third, other = b.trackers
+    actions += b.pinned(0.0, first.serial, result(pin("r1", "blog-case-basic")))
+    actions += b.pin_failed(0.0, second.serial, NotStarted("no run of blog-case-long yet"))
+    actions += b.pinned(0.0, third.serial, result(pin("r3", "blog-case-empty")))
+    actions += b.pinned(0.0, other.serial, result(pin("o1", "other-1")))
+    assert only(actions, StartRun)
+    assert not only(actions, RunEvals)
+    started = b.pinned(
+        1.0, second.serial, result(pin("s2", "blog-case-long"), "running", "started")
+    )
+    assert not only(started, RunEvals)
+    (due,) = only(b.followed(second.serial, "s2", "completed", "out"), RunEvals)
+    assert [c.run_id for c in due.cases] == ["r1", "s2", "r3"]

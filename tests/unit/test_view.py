@@ -13,7 +13,7 @@ from runner.plan import plan
 from runner.reports import Outcome
 from runner.usage import Savings, Totals
 from runner.view import JsonView, LiveView, PlainView
-from runner.wording import decision_line, diff_lines, savings_line
+from runner.wording import decision_line, diff_lines, lines, savings_line
 from tests.recordings import history_from
 from tests.unit.test_plan import change
 
@@ -152,6 +152,35 @@ def test_unchanged_outputs_share_one_line() -> None:
         "    +7",
         "  summarize and the workflow result are the same as in run old",
     ]
+
+
+def test_a_case_of_a_fan_out_shows_what_changed_and_its_output_only_with_v() -> None:
+    unchanged = d.RunCompared(
+        "wf-case-basic",
+        "new",
+        "old",
+        (OutputDiff(step="score", changed=False, lines=()),),
+        {"x": 1},
+        case="basic",
+    )
+    assert [text for text, _ in lines(unchanged)] == ["  basic: same output as run old"]
+    changed = d.RunCompared(
+        "wf-case-long",
+        "new",
+        "old",
+        (OutputDiff(step="score", changed=True, lines=("@@ -1 +1 @@", "-4", "+7")),),
+        {"x": 1},
+        case="long",
+    )
+    assert [text for text, _ in lines(changed)] == [
+        "  long:",
+        "    score changed (- run old, + this run):",
+        "      @@ -1 +1 @@",
+        "      -4",
+        "      +7",
+    ]
+    verbose = [text for text, _ in lines(unchanged, verbose=True)]
+    assert verbose[:2] == ["  basic:", "    output:"]
 
 
 def test_json_view_writes_one_object_per_line() -> None:
