@@ -41,6 +41,7 @@ class Cli:
         self.lines: queue.Queue[tuple[str, str]] = queue.Queue()  # (stream, line)
         self.output: list[str] = []
         self.errors: list[str] = []
+        self.stamped: list[tuple[float, str]] = []  # (time.monotonic() read, stdout line)
         self._backlog: list[tuple[str, str]] = []  # read, not matched yet
         self._readers = [
             threading.Thread(
@@ -56,6 +57,8 @@ class Cli:
     def _read(self, name: str, stream: object, into: list[str]) -> None:
         assert hasattr(stream, "readline")
         for line in iter(stream.readline, ""):
+            if name == "out":
+                self.stamped.append((time.monotonic(), line.rstrip("\n")))
             into.append(line.rstrip("\n"))
             self.lines.put((name, line.rstrip("\n")))
 

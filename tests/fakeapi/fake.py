@@ -258,6 +258,11 @@ class FakeOutputApi:
     def requests(self) -> list[RecordedRequest]:
         return self._log.snapshot()
 
+    @property
+    def answers(self) -> list[tuple[str, str, float]]:
+        """(method, path, time.monotonic()) of each response written out in full."""
+        return self._log.answers()
+
     def clear_requests(self) -> None:
         self._log.clear()
 

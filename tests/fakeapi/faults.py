@@ -31,6 +31,17 @@ class RequestLog:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._items: list[RecordedRequest] = []
+        self._answered: list[tuple[str, str, float]] = []  # method, path, monotonic time
+
+    def answered(self, method: str, path: str) -> None:
+        """A (non-streamed) response was written out in full, now."""
+        when = time.monotonic()
+        with self._cond:
+            self._answered.append((method, path, when))
+
+    def answers(self) -> list[tuple[str, str, float]]:
+        with self._cond:
+            return list(self._answered)
 
     def record(self, request: RecordedRequest) -> None:
         with self._cond:
@@ -44,6 +55,7 @@ class RequestLog:
     def clear(self) -> None:
         with self._cond:
             self._items.clear()
+            self._answered.clear()
 
     def wait_for(
         self, predicate: Callable[[RecordedRequest], bool], timeout: float

@@ -267,8 +267,11 @@ class _Handler(TrackingHandler):
             self.end_headers()
             if response.status != 204:
                 self.wfile.write(response.body)
+            self.wfile.flush()
         except _DISCONNECTS:
             self.close_connection = True
+        else:
+            self.server.app.log.answered(self.command, urlsplit(self.path).path)
 
     def _write_canned(self, canned: CannedResponse, request_id: str) -> None:
         self._write(
