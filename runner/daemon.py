@@ -288,7 +288,8 @@ class Daemon:
 
     def _announce(self) -> None:
         watches = self._watcher.watches if self._watcher is not None else 0
-        self.report(Ready(len(self._contents), len(self.config.workflows), watches))
+        runs = len(self._board.trackers)
+        self.report(Ready(len(self._contents), len(self.config.workflows), watches, runs))
 
     def _baseline(self, action: t.PinRun) -> dict[str, str | None]:
         """A new pin's baseline: the content now of the files mapped to its workflow."""

@@ -149,6 +149,7 @@ _SHAPES: dict[type, Callable[[Any], dict[str, Any]]] = {
         "files": e.files,
         "workflows": e.workflows,
         "watches": e.watches,
+        "runs": e.runs,
     },
     d.Pinned: lambda e: {
         "event": "pinned",

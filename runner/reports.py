@@ -36,6 +36,7 @@ class Ready:
     files: int
     workflows: int
     watches: int
+    runs: int = 0  # pinned runs (more than workflows with `datasets:` or an `id:` list)
 
 
 @dataclass(frozen=True, slots=True)

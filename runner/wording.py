@@ -204,10 +204,11 @@ def lines(event: d.Report, *, verbose: bool = False) -> list[Line]:
 
 
 def _ready(event: d.Ready, verbose: bool = False) -> list[Line]:
+    runs = f" ({count(event.runs, 'pinned run')})" if event.runs > event.workflows else ""
     return [
         (
-            f"watching {count(event.files, 'file')} for {count(event.workflows, 'workflow')}; "
-            "edit one to reset (Ctrl-C to stop)",
+            f"watching {count(event.files, 'file')} for {count(event.workflows, 'workflow')}"
+            f"{runs}; edit one to reset (Ctrl-C to stop)",
             False,
         )
     ]

@@ -183,6 +183,15 @@ def test_a_case_of_a_fan_out_shows_what_changed_and_its_output_only_with_v() -> 
     assert verbose[:2] == ["  basic:", "    output:"]
 
 
+def test_the_ready_line_counts_the_pinned_runs_when_more_than_the_workflows() -> None:
+    one = lines(d.Ready(files=1, workflows=1, watches=2, runs=1))
+    fanned = lines(d.Ready(files=1, workflows=1, watches=2, runs=3))
+    assert one[0][0] == "watching 1 file for 1 workflow; edit one to reset (Ctrl-C to stop)"
+    assert fanned[0][0] == (
+        "watching 1 file for 1 workflow (3 pinned runs); edit one to reset (Ctrl-C to stop)"
+    )
+
+
 def test_json_view_writes_one_object_per_line() -> None:
     out = io.StringIO()
     view = JsonView(out)
