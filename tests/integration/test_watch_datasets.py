@@ -317,3 +317,28 @@ def test_an_eval_workflow_that_fails_is_one_line_and_the_iteration_is_still_kept
     assert kept.n == record["n"] == 1
     assert record["eval"] is None
     assert len(record["cases"]) == 3
+
+
+def test_a_save_made_while_the_first_evals_are_under_way_is_compared_with_them(
+    tmp_path: Path, fake: FakeOutputApi
+) -> None:
+    fake.define_eval(
+        "probe_three_eval", [Evaluator("long_enough", long_enough, Interpret.boolean())]
+    )
+    config = project(tmp_path)
+    for case, text in CASES.items():
+        case_ran(fake, case, text)
+    fake.inject_delay("POST", r"/workflow/run$", 2.0)  # the evals before any edit: slow
+    engine = api(fake)
+    try:
+        with Running(config, engine, Options(wait_worker=False)) as running:
+            fake.wait_for_request(lambda r: r.path == "/workflow/run")
+            (tmp_path / POLISH).write_text("<user>polish v2</user>\n")
+            first = running.wait_for(Evaluated, timeout=15)
+            second = running.wait_for(Evaluated, timeout=15)
+    finally:
+        engine.close()
+    # In the order asked, the save's evals compared with those before any edit.
+    assert first.baseline
+    assert not second.baseline
+    assert verdict_line(second.matrix) == "2 pass, 1 fail (was 2 pass, 1 fail): same"
