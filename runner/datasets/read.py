@@ -66,7 +66,10 @@ def workflow_folder(root: Path, workflow_type: str) -> Path | None:
 def read_datasets(root: Path, workflow_type: str) -> Datasets:
     folder = workflow_folder(root, workflow_type)
     if folder is None:
-        problem = f"no folder under src/workflows declares workflow {workflow_type}"
+        problem = (
+            f"no folder under src/workflows declares workflow {workflow_type} (the config must "
+            "sit in the Output project's folder, beside its src/)"
+        )
         return Datasets(folder=None, cases=(), problems=(problem,))
     return datasets_in(folder, root)
 

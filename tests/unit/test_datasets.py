@@ -93,7 +93,10 @@ def test_a_broken_file_is_one_line_and_the_other_cases_still_count(tmp_path: Pat
 def test_no_folder_is_one_problem(tmp_path: Path) -> None:
     read = read_datasets(tmp_path, "ghost")
     assert read.cases == ()
-    assert read.problems == ("no folder under src/workflows declares workflow ghost",)
+    assert read.problems == (
+        "no folder under src/workflows declares workflow ghost (the config must sit in the "
+        "Output project's folder, beside its src/)",
+    )
 
 
 def test_the_real_multi_case_file(tmp_path: Path) -> None:

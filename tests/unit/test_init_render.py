@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -44,10 +45,23 @@ EXAMPLE_RULES: list[RuleRow] = [
 ]
 
 
+EVALS = "src/workflows/blog_evaluator/tests/evals"
+
+
 def test_the_example_config_has_the_exact_rules() -> None:
     text = render_config(scan_project(EXAMPLES), config_dir=EXAMPLES)
-    assert rules(load(text, EXAMPLES)) == {"latest blog_evaluator": EXAMPLE_RULES}
-    assert "  - type: blog_evaluator  # pin the most recent run of this type\n" in text
+    assert rules(load(text, EXAMPLES)) == {
+        "latest blog_evaluator_eval": [
+            (f"{EVALS}/evaluators.ts", "rerun", "enough_claims"),
+            (f"{EVALS}/workflow.ts", "rerun", "enough_claims"),
+        ],
+        "latest blog_evaluator": EXAMPLE_RULES,
+    }
+    # Its datasets: one pinned run per case.
+    assert (
+        "  - type: blog_evaluator  # one pinned run per dataset case\n    datasets: all\n" in text
+    )
+    assert "hold 3 cases: temporal_post,\n  # opinion_piece, short_note." in text
 
 
 def test_paths_are_relative_to_the_config_folder() -> None:
@@ -60,15 +74,18 @@ def test_paths_are_relative_to_the_config_folder() -> None:
     assert "# Written by `output-reset init` from the sources in examples/src/workflows;" in text
 
 
-def test_pins_write_the_workflow_id_with_a_comment() -> None:
+def test_pins_write_the_workflow_id_with_a_comment(tmp_path: Path) -> None:
+    # The example without its datasets and evals: a workflow with datasets pins one run per case.
+    project = tmp_path / "examples"
+    shutil.copytree(EXAMPLES, project, ignore=shutil.ignore_patterns("tests"))
     text = render_config(
-        scan_project(EXAMPLES), config_dir=EXAMPLES, pins={"blog_evaluator": "blog_evaluator-7"}
+        scan_project(project), config_dir=project, pins={"blog_evaluator": "blog_evaluator-7"}
     )
     assert (
         "  - id: blog_evaluator-7  # latest run of blog_evaluator when this file was written\n"
         in text
     )
-    (workflow,) = load(text, EXAMPLES).workflows
+    (workflow,) = load(text, project).workflows
     assert (workflow.id, workflow.type) == ("blog_evaluator-7", None)
     assert [(r.files[0], r.step) for r in workflow.rules] == [(f, s) for f, _, s in EXAMPLE_RULES]
 

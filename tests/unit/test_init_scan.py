@@ -25,8 +25,13 @@ from tests.unit.init_support import (
 def test_the_example_project_is_read_in_call_order() -> None:
     project = scan_project(EXAMPLES)
     assert project.warnings == ()
-    (workflow,) = project.workflows
-    assert workflow.name == "blog_evaluator"
+    assert [w.name for w in project.workflows] == ["blog_evaluator_eval", "blog_evaluator"]
+    judge, workflow = project.workflows
+    # Its eval workflow (tests/evals), evaluators in the order of its `evals:` array.
+    assert [(s.name, s.kind, s.file.name) for s in judge.steps] == [
+        ("enough_claims", "evaluator", "evaluators.ts"),
+        ("feedback_is_actionable", "evaluator", "evaluators.ts"),
+    ]
     assert workflow.directory == EXAMPLES.resolve() / "src/workflows/blog_evaluator"
     assert workflow.file == workflow.directory / "workflow.ts"
     assert not workflow.disable_trace
