@@ -1,5 +1,6 @@
-"""The demo itself: start the dev server and the example worker, make a first run, write a
-config for it, then run the daemon on the demo's prompt copies until Ctrl-C.
+"""The demo itself: start the dev server and the example worker, write a config that pins one
+run per case of the example's dataset, then run the daemon on the demo's prompt copies until
+Ctrl-C: it starts the cases' runs, judges them with the eval workflow, and again after each edit.
 
 The process plumbing lives in `runner.demo.processes`; everything started here is stopped on
 the way out, whatever happened.
@@ -8,17 +9,18 @@ the way out, whatever happened.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-from runner.config import load_config
+from runner.config import case_workflow_id, load_config
 from runner.daemon import Daemon, Options
-from runner.demo.folder import WORKER, claim_folder, prepare_folder, write_config
+from runner.datasets.read import Case, read_datasets
+from runner.demo.folder import ELSEWHERE, WORKER, claim_folder, prepare_folder, write_config
 from runner.demo.processes import (
     STOP_GRACE_S,
     DevServer,
@@ -28,22 +30,23 @@ from runner.demo.processes import (
 )
 from runner.demo.worker.workflows import STEPS as WORKFLOW_STEPS
 from runner.errors import ApiError, Stopped, UsageError
-from runner.follow import follow_until_closed
 from runner.history import RunHistory
-from runner.reports import Ready, Report, RunFinished
+from runner.pathnames import shown
+from runner.reports import Evaluated, Notice, Report, RunFinished
 from runner.temporal import TemporalEngine
 from runner.wording import lines
 
-WORKFLOW_ID = "demo-digest"
 WORKFLOW_TYPE = "blog_digest"
 TASK_QUEUE = "output-reset-demo"
 # Each step reads prompts/<step>.prompt: the demo copies exactly these, each mapped to its step.
 STEPS = WORKFLOW_STEPS[WORKFLOW_TYPE]
-EDIT_ME = "draft_digest"
-# Slow each step a little so the steps can be watched completing one by one.
-DEMO_INPUT = {"topic": "resetting workflow runs", "delay_ms": dict.fromkeys(STEPS, 300)}
+# The dataset's `resets` case fails until a digest mentions the word (runner/demo/worker/
+# evaluators.py: mentions_topic); the last step's prompt is the cheapest place to add it.
+EDIT_ME = "polish_digest"
+ADD_WORD = "reset"
 
 WORKER_READY_S = 30.0
+LISTED_S = 10.0
 DEMO_SERVER_GRACE_S = 0.05
 
 Say = Callable[[str], None]
@@ -72,8 +75,9 @@ def run_demo(
     died = threading.Event()
     try:
         prompts = prepare_folder(workdir, STEPS)
+        first = _first_case(workdir)
         with contextlib.ExitStack() as cleanup:
-            _demo(workdir, prompts, binary, report, stop, on_report, died, cleanup)
+            _demo(workdir, prompts, first, binary, report, stop, on_report, died, cleanup)
     except Stopped:
         pass
     finally:
@@ -81,9 +85,22 @@ def run_demo(
     return 1 if died.is_set() else 0
 
 
+def _first_case(workdir: Path) -> Case:
+    """The dataset's first case (the demo's copy, which the user may have edited)."""
+    datasets = read_datasets(workdir, WORKFLOW_TYPE)
+    if not datasets.cases:
+        problems = "; ".join(datasets.problems) or "it has no case"
+        raise UsageError(
+            f"the demo's dataset in {shown(str(datasets.folder or workdir))} cannot be used "
+            f"({problems}); fix it, or {ELSEWHERE}"
+        )
+    return datasets.cases[0]
+
+
 def _demo(
     workdir: Path,
     prompts: Path,
+    first: Case,
     binary: Path,
     report: Say,
     stop: threading.Event,
@@ -100,6 +117,9 @@ def _demo(
     _supervise(server.process, server.stop, "the Temporal dev server", died, stop, report, cleanup)
     report(f"Temporal dev server at {server.address} (ready in {server.started_s:.1f} s)")
 
+    # The worker starts the first case's run itself: the daemon starts the other cases' runs on
+    # the task queue of the newest blog_digest run, and on a new server there is none before.
+    first_id = case_workflow_id(WORKFLOW_TYPE, first.name)
     worker = WorkerProcess(
         [
             sys.executable,
@@ -114,11 +134,11 @@ def _demo(
             "--log",
             str(workdir / "invocations.jsonl"),
             "--start",
-            WORKFLOW_ID,
+            first_id,
             "--workflow",
             WORKFLOW_TYPE,
             "--input",
-            json.dumps(DEMO_INPUT),
+            first.input_json,
         ],
         cwd=workdir,
         log_path=workdir / "worker.log",
@@ -128,27 +148,24 @@ def _demo(
     _supervise(worker.process, worker.stop, "the example worker", died, stop, report, cleanup)
 
     config = load_config(
-        write_config(
-            workdir,
-            address=server.address,
-            workflow_id=WORKFLOW_ID,
-            workflow_type=WORKFLOW_TYPE,
-            steps=STEPS,
-        )
+        write_config(workdir, address=server.address, workflow_type=WORKFLOW_TYPE, steps=STEPS)
     )
     engine = TemporalEngine.connect(config.engine, os.environ)
     cleanup.callback(engine.close)
-    report(f"example worker up; first run {run_id} of {WORKFLOW_ID} ({WORKFLOW_TYPE})")
+    report(
+        f"example worker up; it started run {run_id} of {first_id} "
+        f"({WORKFLOW_TYPE} on dataset case {first.name})"
+    )
+    _wait_listed(engine, first_id, stop)
     render = on_report or _renderer(report)
-    first = RunHistory(workflow_id=WORKFLOW_ID, run_id=run_id)
-    follow_until_closed(engine, first, stop, lambda done: None, render)
-    if stop.is_set():
-        raise Stopped("stopped")
-    _show_result(engine.history(WORKFLOW_ID, run_id, payloads=True), report)
+
+    hinted = threading.Event()
 
     def relay(event: Report) -> None:
         render(event)
-        if isinstance(event, Ready):
+        # What to edit, once the cases have been judged before any edit (or could not be).
+        if not hinted.is_set() and (isinstance(event, Evaluated) or _evals_failed(event)):
+            hinted.set()
             for hint in _hints(prompts):
                 report(hint)
         elif isinstance(event, RunFinished) and on_report is None and not stop.is_set():
@@ -169,6 +186,19 @@ def _demo(
         thread.join()
     if failure:
         raise failure[0]
+
+
+def _wait_listed(engine: TemporalEngine, workflow_id: str, stop: threading.Event) -> None:
+    """Wait (bounded) until Temporal's visibility lists the run, which the daemon reads to
+    find where to start the other cases; past the bound the daemon says what is missing."""
+    deadline = time.monotonic() + LISTED_S
+    while not stop.is_set() and time.monotonic() < deadline:
+        with contextlib.suppress(ApiError):
+            if any(r.workflow_id == workflow_id for r in engine.runs_of_type(WORKFLOW_TYPE)):
+                return
+        stop.wait(0.1)
+    if stop.is_set():
+        raise Stopped("stopped")
 
 
 def _run_daemon(daemon: Daemon, failure: list[BaseException], stop: threading.Event) -> None:
@@ -213,14 +243,22 @@ def _supervise(
     cleanup.callback(stop.set)
 
 
+def _evals_failed(event: Report) -> bool:
+    return isinstance(event, Notice) and event.message.startswith(
+        f"{WORKFLOW_TYPE}: the evals did not run"
+    )
+
+
 def _hints(prompts: Path) -> tuple[str, str]:
-    """What to edit: one prompt by its path, then the others by name (no other file there
-    does anything, so none is promised)."""
+    """What to edit: one prompt by its path and the edit that turns a case from fail to pass,
+    then the others by name (no other file there does anything, so none is promised)."""
     others = [f"{step}.prompt" for step in STEPS if step != EDIT_ME]
     return (
-        f"edit {prompts / f'{EDIT_ME}.prompt'} and save: the run resets from {EDIT_ME}",
-        f"(or {', '.join(others[:-1])} or {others[-1]} there: each resets the run from its own "
-        "step; Ctrl-C stops the demo)",
+        f'add the word "{ADD_WORD}" to {prompts / f"{EDIT_ME}.prompt"} and save: every case\'s '
+        f"run resets from {EDIT_ME}, then {WORKFLOW_TYPE}_eval judges the cases again "
+        f"(the resets case goes from fail to pass: better)",
+        f"(or edit {', '.join(others[:-1])} or {others[-1]} there: each resets every case from "
+        "its own step; Ctrl-C stops the demo)",
     )
 
 

@@ -1,5 +1,5 @@
 """The demo's folder: made by the demo and marked as its own, used by one demo at a time, and
-filled with copies of the example's prompts and a config that maps them.
+filled with copies of the example's prompts and dataset, and a config that maps the prompts.
 
 The demo writes only into a folder it created itself, which holds the marker file `MARKER`:
 anything else is refused before anything in it is touched. The marker is also the lock a
@@ -22,16 +22,23 @@ from runner.pidlock import PidLock
 MARKER = ".output-reset-demo"
 WORKER = "runner.demo.worker"  # the example worker's package: its prompts are package data
 ELSEWHERE = "name a new folder with --dir"
+# Where Output keeps a workflow's dataset files (docs/output-api.md §8.1), here and in the worker.
+DATASETS = Path("src/workflows/blog_digest/tests/datasets")
+DATASET = "digests.yml"
 
 CONFIG = """\
 # Written by `output-reset demo`: the example {workflow_type} workflow on the demo's own
-# Temporal dev server. Each prompt re-runs the step that reads it, and the steps after it.
+# Temporal dev server: one pinned run per case of its dataset,
+# {dataset}.
+# Each prompt re-runs the step that reads it, and the steps after it, in every case's run;
+# then the eval workflow {workflow_type}_eval judges the cases again.
 engine:
   kind: temporal
   address: {address}
 debounce_ms: 200
 workflows:
-  - id: {workflow_id}
+  - type: {workflow_type}
+    datasets: all
     rules:
 {rules}"""
 
@@ -88,31 +95,37 @@ def _open_marker(folder: Path, *, created: bool) -> int:
 
 
 def prepare_folder(folder: Path, steps: tuple[str, ...]) -> Path:
-    """Copy in the prompt each step reads (an edited copy is kept) and forget the previous
-    demo's pins: every demo starts a new, empty server."""
+    """Copy in the prompt each step reads and the dataset (an edited copy is kept), and forget
+    the previous demo's pins: every demo starts a new, empty server."""
     prompts = folder / "prompts"
     prompts.mkdir(exist_ok=True)
-    shipped = resources.files(WORKER) / "prompts"
+    shipped = resources.files(WORKER)
     for step in steps:
         copy = prompts / f"{step}.prompt"
         if not copy.exists():
-            copy.write_bytes((shipped / f"{step}.prompt").read_bytes())
+            copy.write_bytes((shipped / "prompts" / f"{step}.prompt").read_bytes())
+    dataset = folder / DATASETS / DATASET
+    if not dataset.exists():
+        dataset.parent.mkdir(parents=True, exist_ok=True)
+        dataset.write_bytes(shipped.joinpath(*DATASETS.parts, DATASET).read_bytes())
     shutil.rmtree(folder / ".output-reset", ignore_errors=True)
     shutil.rmtree(folder / ".temporal", ignore_errors=True)
     return prompts
 
 
-def write_config(
-    folder: Path, *, address: str, workflow_id: str, workflow_type: str, steps: tuple[str, ...]
-) -> Path:
-    """One rule per step: `prompts/<step>.prompt` re-runs `<step>`."""
+def write_config(folder: Path, *, address: str, workflow_type: str, steps: tuple[str, ...]) -> Path:
+    """`workflow_type` with `datasets: all`, and one rule per step: `prompts/<step>.prompt`
+    re-runs `<step>`."""
     rules = "".join(
         f"      - files: prompts/{step}.prompt\n        rerun: {step}\n" for step in steps
     )
     path = folder / "output-reset.yaml"
     path.write_text(
         CONFIG.format(
-            workflow_type=workflow_type, address=address, workflow_id=workflow_id, rules=rules
+            workflow_type=workflow_type,
+            address=address,
+            dataset=DATASETS / DATASET,
+            rules=rules,
         )
     )
     return path

@@ -7,13 +7,15 @@ import queue
 import signal
 import threading
 import time
+from importlib import resources
 from pathlib import Path
 
 import pytest
 
-from runner.config import load_config
+from runner.config import case_workflow_id, load_config
 from runner.demo.flow import run_demo
 from runner.demo.processes import find_temporal
+from runner.demo.worker.steps import read_invocations
 from runner.paths import Matcher
 from tests.cli_process import Cli, processes_naming
 from tests.temporal.support import DIGEST_STEPS
@@ -62,37 +64,108 @@ class Demo:
                 return line
 
 
-def test_the_demo_resets_on_an_edit_and_stops_every_process(tmp_path: Path) -> None:
+CASES = ("weekly_digest", "key_points", "resets")
+
+
+def test_the_demo_judges_its_dataset_and_an_edit_turns_a_case_to_pass(tmp_path: Path) -> None:
     folder = tmp_path / "demo"
+    prompt = folder / "prompts" / "polish_digest.prompt"
     with Demo(folder) as demo:
-        hint = demo.wait_line(" and save: ")
-        prompt = folder / "prompts" / "draft_digest.prompt"
-        assert hint == f"edit {prompt} and save: the run resets from draft_digest"
-        assert demo.wait_line("Ctrl-C") == (
-            "(or fetch_article.prompt, extract_points.prompt or polish_digest.prompt there: "
-            "each resets the run from its own step; Ctrl-C stops the demo)"
+        demo.wait_line("starting 2 dataset runs of blog_digest: a full run each, this once")
+        # The cases as shipped, judged before any edit; then what to edit.
+        assert demo.wait_line("blog_digest_eval, ") == (
+            "blog_digest_eval, before any edit: 1 pass, 1 partial, 1 fail"
+        )
+        assert [demo.wait_line("") for _ in range(4)] == [
+            "  case           mentions_topic  digest_length  plain_words (info)  verdict",
+            "  weekly_digest  pass            pass           pass                PASS",
+            "  key_points     pass            partial        pass                PARTIAL",
+            "  resets         fail            pass           pass                FAIL",
+        ]
+        assert demo.wait_line("") == (
+            f'add the word "reset" to {prompt} and save: every case\'s run resets from '
+            "polish_digest, then blog_digest_eval judges the cases again (the resets case goes "
+            "from fail to pass: better)"
+        )
+        assert demo.wait_line("") == (
+            "(or edit fetch_article.prompt, extract_points.prompt or draft_digest.prompt there: "
+            "each resets every case from its own step; Ctrl-C stops the demo)"
         )
         assert len(processes_naming(str(folder))) == 2, "the demo's server and worker"
-        # Every prompt the demo put in the folder re-runs the step that reads it.
-        config = load_config(folder / "output-reset.yaml")
-        matcher = Matcher(config)
-        (workflow,) = config.workflows
-        rerun = {
-            path.name: [
-                workflow.rules[ref.rule].step for ref in matcher.rules_for(f"prompts/{path.name}")
-            ]
-            for path in (folder / "prompts").iterdir()
-        }
-        assert rerun == {f"{step}.prompt": [step] for step in DIGEST_STEPS}
-        prompt.write_text("Draft the digest as a limerick.\n")
-        decided = demo.wait_line("new run ")
-        # The demo prints what `watch` prints.
-        assert decided.startswith("demo-digest: prompts/draft_digest.prompt changed: reset after ")
-        demo.wait_line("    draft_digest: Draft the digest as a limerick.")
+        before = read_invocations(folder / "invocations.jsonl")
+        assert sorted(i.workflow_id for i in before if i.step == "polish_digest") == sorted(
+            case_workflow_id("blog_digest", case) for case in CASES
+        ), "one full run per case"
+
+        # The edit the hint asks for, as an editor saves it.
+        assert prompt.read_text() == "Polish the digest: short sentences, no jargon.\n"
+        prompt.write_text("Polish the digest: short sentences, no jargon, reset.\n")
+        assert demo.wait_line("blog_digest: ") == (
+            "blog_digest: weekly_digest, key_points and resets: reset after draft_digest"
+        )
+        assert demo.wait_line("blog_digest_eval: ") == (
+            "blog_digest_eval: 2 pass, 1 partial (was 1 pass, 1 partial, 1 fail): better"
+        )
+        rows = [demo.wait_line("") for _ in range(4)]
+        assert rows[3] == (
+            "  resets         pass ↑          pass           pass                "
+            "PASS (was FAIL)  improved"
+        )
     assert demo.code == [0]
     assert processes_naming(str(folder)) == []
+
+    # Each case was reset once, and only polish_digest ran again, with the edited prompt.
+    after = read_invocations(folder / "invocations.jsonl")[len(before) :]
+    steps = [i for i in after if i.workflow_type == "blog_digest"]
+    assert sorted((i.workflow_id, i.step, i.prompt) for i in steps) == sorted(
+        (
+            case_workflow_id("blog_digest", case),
+            "polish_digest",
+            "Polish the digest: short sentences, no jargon, reset.",
+        )
+        for case in CASES
+    )
+    assert len({i.run_id for i in steps}) == 3
+    assert {i.workflow_type for i in after} == {"blog_digest", "blog_digest_eval"}
+
+
+def test_the_demo_folder_holds_the_dataset_and_a_config_that_fans_out(tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    with Demo(folder) as demo:
+        demo.wait_line(" and save: ")
+    dataset = folder / "src/workflows/blog_digest/tests/datasets/digests.yml"
+    shipped = resources.files("runner.demo.worker").joinpath(
+        "src/workflows/blog_digest/tests/datasets/digests.yml"
+    )
+    assert dataset.read_bytes() == shipped.read_bytes()
+    config = load_config(folder / "output-reset.yaml")
     assert config.engine.kind == "temporal"
-    assert (folder / "invocations.jsonl").is_file()
+    (workflow,) = config.workflows
+    assert (workflow.id, workflow.type, workflow.datasets) == (None, "blog_digest", "all")
+    # Every prompt the demo put in the folder re-runs the step that reads it.
+    matcher = Matcher(config)
+    rerun = {
+        path.name: [
+            workflow.rules[ref.rule].step for ref in matcher.rules_for(f"prompts/{path.name}")
+        ]
+        for path in (folder / "prompts").iterdir()
+    }
+    assert rerun == {f"{step}.prompt": [step] for step in DIGEST_STEPS}
+
+
+def test_a_second_demo_keeps_an_edited_dataset(tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    dataset = folder / "src/workflows/blog_digest/tests/datasets/digests.yml"
+    with Demo(folder) as demo:
+        demo.wait_line(" and save: ")
+    dataset.write_text("only:\n  input:\n    topic: one case\n")
+    with Demo(folder) as demo:
+        assert demo.wait_line("example worker up; ").endswith(
+            "of blog_digest-case-only (blog_digest on dataset case only)"
+        )
+        assert demo.wait_line("blog_digest_eval, ") == ("blog_digest_eval, before any edit: 1 fail")
+    assert demo.code == [0]
+    assert dataset.read_text() == "only:\n  input:\n    topic: one case\n"
 
 
 def test_stopping_the_demo_while_it_starts_leaves_nothing_behind(tmp_path: Path) -> None:
@@ -158,7 +231,7 @@ def test_a_dir_that_is_a_file_is_one_line(tmp_path: Path, below: str) -> None:
 def test_a_second_demo_in_its_folder_refuses_and_leaves_the_first_running(tmp_path: Path) -> None:
     folder = tmp_path / "demo"
     with Demo(folder) as demo:
-        hint = demo.wait_line(" and save: ")
+        demo.wait_line(" and save: ")
         (database,) = (folder / ".temporal").glob("*.db")
         assert demo_cli(str(folder), cwd=tmp_path) == (
             2,
@@ -169,6 +242,6 @@ def test_a_second_demo_in_its_folder_refuses_and_leaves_the_first_running(tmp_pa
             ],
         )
         assert database.is_file()
-        Path(hint.split()[1]).write_text("Draft the digest as a sonnet.\n")
-        demo.wait_line("    draft_digest: Draft the digest as a sonnet.")
+        (folder / "prompts" / "polish_digest.prompt").write_text("Polish it as a sonnet.\n")
+        demo.wait_line("    polish_digest: Polish it as a sonnet.")
     assert demo.code == [0]

@@ -1,7 +1,8 @@
 """`output-reset demo` from the built wheel, installed with its `temporal` extra into a fresh
 venv as `pipx install 'output-reset[temporal]'` would: run from a folder outside the checkout,
-it reaches its "edit ... and save" line, an edit of that prompt makes a new run, and Ctrl-C
-ends it with code 0 and no process left.
+it judges its dataset (which ships in the wheel) and reaches its "add the word ... and save"
+line, that edit of that prompt resets every case and the eval says better, and Ctrl-C ends it
+with code 0 and no process left.
 
 The slowest test (a wheel build, then an install that pip serves from its cache when warm).
 """
@@ -88,12 +89,18 @@ def test_the_demo_runs_from_the_installed_wheel(
     try:
         hint = cli.expect(" and save: ", timeout=60)
         ready = time.monotonic()
-        prompt = Path(hint.split(" edit ", 1)[1].split(" and save: ")[0])
-        assert prompt == folder / "prompts" / "draft_digest.prompt"
+        assert "blog_digest_eval, before any edit: 1 pass, 1 partial, 1 fail" in "\n".join(
+            cli.output
+        )
+        prompt = Path(hint.split(' add the word "reset" to ', 1)[1].split(" and save: ")[0])
+        assert prompt == folder / "prompts" / "polish_digest.prompt"
         assert len(processes_naming(str(folder))) == 3, "the demo, its server and its worker"
-        prompt.write_text("Draft the digest as a haiku.\n")
-        cli.expect("new run ", timeout=30)
-        cli.expect("draft_digest: Draft the digest as a haiku.", timeout=30)
+        prompt.write_text("Polish the digest as a haiku about a reset.\n")
+        cli.expect("weekly_digest, key_points and resets: reset after draft_digest", timeout=30)
+        cli.expect(
+            "blog_digest_eval: 2 pass, 1 partial (was 1 pass, 1 partial, 1 fail): better",
+            timeout=30,
+        )
         reset = time.monotonic()
     finally:
         code, took = cli.stop(signal.SIGINT, timeout=10)
