@@ -131,8 +131,11 @@ def result_lines(result: Any) -> list[str]:
 
 
 def cases_line(event: d.CasesDecided) -> str:
-    """One line for a burst of a fanned-out entry, the cases that share a decision together:
-    "blog: 3 cases: reset after extract; long_post: no reset, it never reached score"."""
+    """One line for a burst of a fanned-out entry, the files first, then the cases that share a
+    decision together: "blog: p.prompt changed; 3 cases: reset after extract; long_post: no
+    reset, it never reached score"."""
+    files = dict.fromkeys(f for c in event.cases if c.decision for f in c.decision.files)
+    head = f"{event.label}: {file_list(list(files))} changed; " if files else f"{event.label}: "
     groups: dict[str, list[str]] = {}
     for case in event.cases:
         groups.setdefault(_case_action(case), []).append(_case_name(event.label, case.label))
@@ -140,7 +143,7 @@ def cases_line(event: d.CasesDecided) -> str:
         f"{_cases(names)}: {action}" if len(names) > 1 or len(event.cases) > 1 else action
         for action, names in sorted(groups.items(), key=lambda g: -len(g[1]))
     ]
-    return f"{event.label}: " + "; ".join(parts)
+    return head + "; ".join(parts)
 
 
 def _cases(names: list[str]) -> str:

@@ -44,6 +44,7 @@ STEPS = WORKFLOW_STEPS[WORKFLOW_TYPE]
 # evaluators.py: mentions_topic); the last step's prompt is the cheapest place to add it.
 EDIT_ME = "polish_digest"
 ADD_WORD = "reset"
+FAILING_CASE = "resets"  # fails until a prompt puts ADD_WORD in the digest
 
 WORKER_READY_S = 30.0
 LISTED_S = 10.0
@@ -166,7 +167,7 @@ def _demo(
         # What to edit, once the cases have been judged before any edit (or could not be).
         if not hinted.is_set() and (isinstance(event, Evaluated) or _evals_failed(event)):
             hinted.set()
-            for hint in _hints(prompts):
+            for hint in _hints(prompts, event if isinstance(event, Evaluated) else None):
                 report(hint)
         elif isinstance(event, RunFinished) and on_report is None and not stop.is_set():
             # (The CLI's view prints the new output itself, from the daemon's RunCompared.)
@@ -249,14 +250,28 @@ def _evals_failed(event: Report) -> bool:
     )
 
 
-def _hints(prompts: Path) -> tuple[str, str]:
-    """What to edit: one prompt by its path and the edit that turns a case from fail to pass,
-    then the others by name (no other file there does anything, so none is promised)."""
+def _hints(prompts: Path, judged: Evaluated | None) -> tuple[str, str]:
+    """What to edit: one prompt by its path, with the edit that turns the `resets` case from
+    fail to pass when the evals before any edit say it fails (a demo folder used before may
+    hold a prompt edited already); then the others by name (no other file there does
+    anything, so none is promised)."""
     others = [f"{step}.prompt" for step in STEPS if step != EDIT_ME]
+    prompt = prompts / f"{EDIT_ME}.prompt"
+    then = (
+        f"every case's run resets from {EDIT_ME}, then {WORKFLOW_TYPE}_eval judges the cases again"
+    )
+    fails = judged is not None and any(
+        row.case == FAILING_CASE and row.verdict == "fail" for row in judged.matrix.rows
+    )
+    if fails:
+        first = (
+            f'add the word "{ADD_WORD}" to {prompt} and save: {then} (the {FAILING_CASE} case '
+            "goes from fail to pass: better)"
+        )
+    else:
+        first = f"edit {prompt} and save: {then}"
     return (
-        f'add the word "{ADD_WORD}" to {prompts / f"{EDIT_ME}.prompt"} and save: every case\'s '
-        f"run resets from {EDIT_ME}, then {WORKFLOW_TYPE}_eval judges the cases again "
-        f"(the resets case goes from fail to pass: better)",
+        first,
         f"(or edit {', '.join(others[:-1])} or {others[-1]} there: each resets every case from "
         "its own step; Ctrl-C stops the demo)",
     )

@@ -101,7 +101,8 @@ def test_the_demo_judges_its_dataset_and_an_edit_turns_a_case_to_pass(tmp_path: 
         assert prompt.read_text() == "Polish the digest: short sentences, no jargon.\n"
         prompt.write_text("Polish the digest: short sentences, no jargon, reset.\n")
         assert demo.wait_line("blog_digest: ") == (
-            "blog_digest: weekly_digest, key_points and resets: reset after draft_digest"
+            "blog_digest: prompts/polish_digest.prompt changed; weekly_digest, key_points and "
+            "resets: reset after draft_digest"
         )
         assert demo.wait_line("blog_digest_eval: ") == (
             "blog_digest_eval: 2 pass, 1 partial (was 1 pass, 1 partial, 1 fail): better"

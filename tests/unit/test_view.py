@@ -13,7 +13,7 @@ from runner.plan import plan
 from runner.reports import Outcome
 from runner.usage import Savings, Totals
 from runner.view import JsonView, LiveView, PlainView
-from runner.wording import decision_line, diff_lines, lines, savings_line
+from runner.wording import cases_line, decision_line, diff_lines, lines, savings_line
 from tests.recordings import history_from
 from tests.unit.test_plan import change
 
@@ -46,6 +46,23 @@ def test_the_decision_line_leads_with_file_reset_point_and_new_run() -> None:
         ),
     ]
     assert PlainView(verbose=False).render(d.Decided("wf", decision, outcome)) == verbose[:1]
+
+
+def test_the_cases_line_leads_with_the_files_then_the_cases_that_share_a_decision() -> None:
+    reset = plan([change("polishDraft")], history_from("1-06"))
+    outcome = Outcome(decision=reset, pin=PIN, new_run_id="new-1", reason="r")
+    event = d.CasesDecided(
+        "blog",
+        (
+            d.CaseDecided("blog/basic", reset, outcome),
+            d.CaseDecided("blog/long", reset, outcome),
+            d.CaseDecided("blog/empty", None, None, error="still running"),
+        ),
+    )
+    assert cases_line(event) == (
+        "blog: prompts/polishDraft.prompt changed; basic and long: reset after draftOutline; "
+        "empty: not reset: still running"
+    )
 
 
 def test_dry_run_and_fresh_run_lines() -> None:
