@@ -23,7 +23,7 @@ from rich.text import Text
 
 from runner import reports as d
 from runner.jsonlines import event_json
-from runner.wording import lines
+from runner.wording import compared_lines, lines
 
 
 class PlainView:
@@ -33,6 +33,7 @@ class PlainView:
         self.verbose = verbose
         self._out = out or sys.stdout
         self._lock = threading.Lock()
+        self._case_diffs: dict[tuple[str, ...], str] = {}  # this save's changes shown, by case
 
     def line(self, text: str, *, err: bool = False) -> None:
         stamp = datetime.now().strftime("%H:%M:%S")
@@ -50,6 +51,10 @@ class PlainView:
 
     def render(self, event: d.Report) -> list[tuple[str, bool]]:
         """The lines (and whether they go to stderr) for one event."""
+        if isinstance(event, d.CasesDecided):
+            self._case_diffs = {}  # a new save of a fan-out
+        elif isinstance(event, d.RunCompared) and event.case:
+            return compared_lines(event, verbose=self.verbose, shown=self._case_diffs)
         return lines(event, verbose=self.verbose)
 
 

@@ -87,9 +87,16 @@ def totals_line(totals: Totals) -> str:
     )
 
 
-def diff_lines(report: d.RunCompared, *, verbose: bool = False) -> list[str]:
+def diff_lines(
+    report: d.RunCompared,
+    *,
+    verbose: bool = False,
+    shown: dict[tuple[str, ...], str] | None = None,
+) -> list[str]:
     """Each distinct change once, naming every output that changed the same way; the unchanged
-    ones together on one line. At most a screenful of diff lines unless `verbose`."""
+    ones together on one line. At most a screenful of diff lines unless `verbose`. `shown`:
+    the changes shown for other cases of the same save (diff lines -> case), named, not
+    repeated (and this case's added)."""
     groups: dict[tuple[str, ...], list[str]] = {}
     same: list[str] = []
     for diff in report.diffs:
@@ -102,13 +109,18 @@ def diff_lines(report: d.RunCompared, *, verbose: bool = False) -> list[str]:
     budget = None if verbose else MAX_DIFF_LINES
     for change, names in groups.items():
         how = "changed" if len(names) == 1 else "changed the same way"
+        if shown is not None and change in shown:
+            lines.append(f"  {joined(names)} {how} as in {shown[change]}")
+            continue
+        if shown is not None and report.case:
+            shown[change] = report.case
         lines.append(f"  {joined(names)} {how} (- run {report.previous_run_id}, + this run):")
-        shown = change if budget is None else change[:budget]
-        lines.extend(f"    {line}" for line in shown)
-        if len(shown) < len(change):
-            lines.append(f"    ... {len(change) - len(shown)} more lines (-v shows all)")
+        cut = change if budget is None else change[:budget]
+        lines.extend(f"    {line}" for line in cut)
+        if len(cut) < len(change):
+            lines.append(f"    ... {len(change) - len(cut)} more lines (-v shows all)")
         if budget is not None:
-            budget -= len(shown)
+            budget -= len(cut)
     if same:
         every = len(same) == len(report.diffs)
         subject = "every output" if every else joined(same)
@@ -288,15 +300,25 @@ def _finished(event: d.RunFinished, verbose: bool = False) -> list[Line]:
 
 
 def _compared(event: d.RunCompared, verbose: bool) -> list[Line]:
+    return compared_lines(event, verbose=verbose)
+
+
+def compared_lines(
+    event: d.RunCompared, *, verbose: bool, shown: dict[tuple[str, ...], str] | None = None
+) -> list[Line]:
+    """A run's output and what changed. For a case of a fan-out, `shown` holds the changes
+    shown for the other cases of the same save: a change already shown is named, not
+    repeated (a prompt edit often changes every case's output the same way)."""
     if not event.case:
-        shown = result_lines(event.result) + diff_lines(event, verbose=verbose)
-        return [(x, False) for x in shown]
+        said = result_lines(event.result) + diff_lines(event, verbose=verbose)
+        return [(x, False) for x in said]
     # A case of a fan-out: what changed, in a line when nothing did; its whole output with -v
     # (and in `output-reset compare`), since twenty outputs in full would bury the diffs.
     if not verbose and not any(diff.changed for diff in event.diffs):
         return [(f"  {event.case}: same output as run {event.previous_run_id}", False)]
-    shown = (result_lines(event.result) if verbose else []) + diff_lines(event, verbose=verbose)
-    return [(x, False) for x in [f"  {event.case}:", *(f"  {line}" for line in shown)]]
+    diffs = diff_lines(event, verbose=verbose, shown=None if verbose else shown)
+    said = (result_lines(event.result) if verbose else []) + diffs
+    return [(x, False) for x in [f"  {event.case}:", *(f"  {line}" for line in said)]]
 
 
 def recorded_line(event: d.Recorded) -> str:

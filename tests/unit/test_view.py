@@ -200,6 +200,43 @@ def test_a_case_of_a_fan_out_shows_what_changed_and_its_output_only_with_v() -> 
     assert verbose[:2] == ["  basic:", "    output:"]
 
 
+def case_compared(case: str, *changes: tuple[str, tuple[str, ...]]) -> d.RunCompared:
+    diffs = tuple(OutputDiff(step=step, changed=True, lines=diff) for step, diff in changes)
+    return d.RunCompared(f"wf-case-{case}", f"new-{case}", f"old-{case}", diffs, {}, case=case)
+
+
+def test_a_change_shown_for_one_case_is_named_for_the_others_of_the_same_save() -> None:
+    view = PlainView(verbose=False)
+    same = ("@@ -1 +1 @@", "-no jargon.", "+no jargon, reset.")
+    other = ("@@ -1 +1 @@", "-4", "+7")
+    view.render(d.CasesDecided("wf", ()))
+    first = [t for t, _ in view.render(case_compared("basic", ("polish", same)))]
+    second = [t for t, _ in view.render(case_compared("long", ("polish", same), ("score", other)))]
+    assert first == [
+        "  basic:",
+        "    polish changed (- run old-basic, + this run):",
+        "      @@ -1 +1 @@",
+        "      -no jargon.",
+        "      +no jargon, reset.",
+    ]
+    assert second == [
+        "  long:",
+        "    polish changed as in basic",
+        "    score changed (- run old-long, + this run):",
+        "      @@ -1 +1 @@",
+        "      -4",
+        "      +7",
+    ]
+    # The next save shows its changes again; -v always shows every case's in full.
+    view.render(d.CasesDecided("wf", ()))
+    again = [t for t, _ in view.render(case_compared("long", ("polish", same)))]
+    assert again[1] == "    polish changed (- run old-long, + this run):"
+    verbose = PlainView(verbose=True)
+    verbose.render(case_compared("basic", ("polish", same)))
+    full = verbose.render(case_compared("long", ("polish", same)))
+    assert "polish changed as in" not in str(full)
+
+
 def test_the_ready_line_counts_the_pinned_runs_when_more_than_the_workflows() -> None:
     one = lines(d.Ready(files=1, workflows=1, watches=2, runs=1))
     fanned = lines(d.Ready(files=1, workflows=1, watches=2, runs=3))
