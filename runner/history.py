@@ -129,6 +129,7 @@ class RunHistory:
     workflow_id: str
     run_id: str
     workflow_type: str | None = None
+    parent_id: str | None = None  # the parent workflow id, when this is a child run
     # The run whose start event this history begins with: another run's when this run was
     # made by a reset (the reset copies the kept events, start event included).
     original_run_id: str | None = None
@@ -237,6 +238,7 @@ class RunHistory:
 
     def _workflow_started(self, event: _Event) -> None:
         self.workflow_type = event.text("workflowType", "name") or None
+        self.parent_id = event.text("parentWorkflowExecution", "workflowId") or None
         self.original_run_id = event.text("originalExecutionRunId") or self.run_id
         self.started_at = event.when
         if "input" in event.attrs:

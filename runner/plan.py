@@ -244,6 +244,16 @@ class _Planner:
                 f"scheduled {step}{where}: {kept} and everything else that finished before it "
                 "is kept",
             )
+        if anchor is None and run.parent_id is not None:
+            # A child run never runs getTraceDestinations; its reset would run it alone.
+            return _fresh(
+                change,
+                f"the first step of a child run of {run.parent_id}",
+                f"{step} is the first step of this child run of {run.parent_id}, which has "
+                f"no trace activity to reset after: start a fresh run with the same input, "
+                f"alone ({run.parent_id} keeps its result; map these files under the entry of "
+                f"{run.parent_id} to re-run the child inside it)",
+            )
         if anchor is None:
             return _fresh(
                 change,

@@ -474,6 +474,12 @@ def _step_problems(resetter: Resetter, workflow: WorkflowConfig, shown: str) -> 
     pin = resetter.resolve(workflow, {}, persist=False).pin
     asked = [Change(rule=r, files=()) for r in workflow.rules]
     history, children = resetter.runs.load(pin, asked, children=bool(workflow.side_effects))
+    if history.parent_id is not None:
+        warn(
+            f"{shown}:{workflow.line}: {workflow.label}: run {pin.run_id} is a child run of "
+            f"{history.parent_id}: a reset re-runs it alone and {history.parent_id} keeps its "
+            f"result; map these files under the entry of {history.parent_id} instead"
+        )
     known = set(history.steps_in_order())
     for child in children.values():
         known |= set(child.steps_in_order())

@@ -159,6 +159,31 @@ def test_status_shows_a_child_workflows_steps_from_the_child_run(
     assert "  ✓ childPrep   completed  prompts/prep.prompt" in out.splitlines()
 
 
+def test_validate_warns_that_a_child_run_pinned_by_itself_would_run_alone(
+    tmp_path: Path, fake: FakeOutputApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.define_workflow("prep_child", [Step("childPrep"), Step("childWork")])
+    fake.define_workflow("parent", [Step("parentStep"), Child("prep_child"), Step("judge")])
+    run_id = fake.start_run("parent", "parent-1", {})
+    fake.wait_closed("parent-1", run_id)
+    (child_id,) = {
+        attrs["workflowExecution"]["workflowId"]
+        for event in fake.history("parent-1", run_id)
+        for key, attrs in event.items()
+        if key == "childWorkflowExecutionStartedEventAttributes"
+    }
+    # An entry pinned to the child's own id (as init once wrote).
+    entry = (
+        f"  - id: {child_id}\n    rules:\n      - files: prompts/prep.prompt\n"
+        "        rerun: childPrep\n"
+    )
+    config = project(tmp_path, fake, entry)
+    code, _, err = run_main(["validate", "-c", str(config)], capsys)
+    assert code == 0, err
+    assert "is a child run of parent-1: a reset re-runs it alone and parent-1 keeps its" in err
+    assert "map these files under the entry of parent-1 instead" in err
+
+
 # -- reset --step -----------------------------------------------------------------------------
 
 

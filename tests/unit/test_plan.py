@@ -408,3 +408,14 @@ def test_allow_replay_resets_for_workflow_code() -> None:
     )
     decision = decide(history_from("1-06"), Change(rule=rule, files=rule.files))
     assert (decision.kind, decision.anchor) == ("reset", "extractTopics")
+
+
+def test_a_child_run_pinned_by_itself_is_said_to_run_alone_not_to_lack_tracing() -> None:
+    child = history_from("4-04")  # probe_child, started by rec-parent-1
+    assert child.parent_id == "rec-parent-1"
+    decision = plan([change("childStep")], child)
+    assert decision.kind == "fresh"
+    assert decision.brief == "the first step of a child run of rec-parent-1"
+    assert "tracing" not in decision.why
+    assert "map these files under the entry of rec-parent-1" in decision.why
+    assert history_from("1-06").parent_id is None
