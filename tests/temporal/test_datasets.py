@@ -1,9 +1,10 @@
 """`watch` on a `datasets:` entry on a real Temporal server, through both engines: the example
 worker's blog_digest with three dataset cases and its eval workflow blog_digest_eval.
 
-The daemon starts each case's run once, judges them before any edit, then one prompt save
-resets every case once (only the edited step and those after it run again), judges the new
-outputs against the baseline and keeps the save as an iteration with its three cases.
+The daemon starts each case's run once and judges them before any edit; then each of two
+prompt saves resets every case once, from the run the save before made (only the edited step
+and the one after it run again), judges the new outputs against the previous verdicts and
+keeps the save as an iteration with its three cases.
 
 Case names carry a suffix of their own: the server lives for the whole session, and a case's
 workflow id (`blog_digest-case-<case>`) must not find another test's runs.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -45,8 +47,10 @@ CASES = (
     ),
     ("resets", "resetting workflow runs", "topic_word: reset"),
 )
-# Same length as the shipped prompt (so key_points stays at 37 words), and it mentions resets.
+# The same length as the shipped prompt (so key_points stays at 37 words): the first edit
+# mentions resets, the second no longer does.
 EDIT = "Draft a three-line digest on how resets help."
+EDIT_2 = "Draft a three-line digest from the main points."
 
 
 @pytest.fixture(params=[API, TEMPORAL])
@@ -93,12 +97,43 @@ def case_runs(project: Project, workflow_id: str) -> list[str]:
     return list(runs)
 
 
+def eval_runs(project: Project) -> list[str]:
+    """The eval runs whose evaluators ran (the invocations log has each evaluator's call)."""
+    runs: dict[str, None] = {}
+    for invocation in project.invocations():
+        if invocation.workflow_type == "blog_digest_eval":
+            runs.setdefault(invocation.run_id, None)
+    return list(runs)
+
+
 def rows(evaluated: Evaluated, suffix: str) -> dict[str, tuple[str, str | None]]:
     """Each case's (verdict, verdict before), by the case's name without its suffix."""
     return {r.case.removesuffix(f"_{suffix}"): (r.verdict, r.before) for r in evaluated.matrix.rows}
 
 
-def test_one_save_resets_every_case_once_and_the_evals_judge_it(
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """What the daemon reported for one save: the summary, each case's new run, the verdicts
+    and the iteration kept."""
+
+    summary: CasesDecided
+    new_runs: dict[str, str]  # case -> its new run
+    statuses: set[str]
+    judged: Evaluated
+    kept: Recorded
+
+
+def save(running: Running, project: Project, text: str, cases: int) -> Saved:
+    project.edit("draft_digest", text)
+    summary = running.wait_for(CasesDecided, timeout=WAIT_S)
+    ends = [running.wait_for(RunFinished, timeout=WAIT_S) for _ in range(cases)]
+    judged = running.wait_for(Evaluated, timeout=WAIT_S)
+    kept = running.wait_for(Recorded, timeout=WAIT_S)
+    new_runs = {e.case or "": e.run_id for e in ends}
+    return Saved(summary, new_runs, {e.status for e in ends}, judged, kept)
+
+
+def test_each_save_resets_every_case_once_and_the_evals_judge_it(
     via: Engine,
     engine: TemporalEngine,
     worker: BackgroundWorker,
@@ -113,23 +148,17 @@ def test_one_save_resets_every_case_once_and_the_evals_judge_it(
 
     with Running(config, via, Options(wait_worker=False)) as running:
         started = running.wait_for(Notice, timeout=WAIT_S)
-        assert started.message == (
-            "starting 3 dataset runs of blog_digest: a full run each, this once"
-        )
         first = [running.wait_for(RunFinished, timeout=WAIT_S) for _ in names]
         baseline = running.wait_for(Evaluated, timeout=WAIT_S)
-        project.edit("draft_digest", EDIT)
-        summary = running.wait_for(CasesDecided, timeout=WAIT_S)
-        ends = [running.wait_for(RunFinished, timeout=WAIT_S) for _ in names]
-        judged = running.wait_for(Evaluated, timeout=WAIT_S)
-        kept = running.wait_for(Recorded, timeout=WAIT_S)
+        one = save(running, project, EDIT, len(names))
+        two = save(running, project, EDIT_2, len(names))
 
     # The cases were started once each, and ran every step.
+    assert started.message == "starting 3 dataset runs of blog_digest: a full run each, this once"
     assert sorted(f.case or "" for f in first) == sorted(names)
     assert all(f.status == "completed" for f in first)
-    base_runs = {f.case: f.run_id for f in first}
+    base_runs = {f.case or "": f.run_id for f in first}
     for name in names:
-        assert case_runs(project, ids[name]) == [base_runs[name], ends_by_case(ends)[name]]
         assert project.steps_run(base_runs[name]) == DIGEST_STEPS
     if isinstance(via, OutputApi):
         starts = bridge.requests("POST", "/workflow/start")
@@ -144,27 +173,35 @@ def test_one_save_resets_every_case_once_and_the_evals_judge_it(
         "resets": ("fail", None),
     }
 
-    # One save: each case reset once, from its own first run, re-running the edited step on.
-    assert sorted(c.label for c in summary.cases) == sorted(f"blog_digest/{n}" for n in names)
-    for case in summary.cases:
-        assert case.error is None
-        assert case.outcome is not None
-        assert case.outcome.new_run_id is not None
-    new_runs = ends_by_case(ends)
-    assert all(e.status == "completed" for e in ends)
+    # Each save: each case reset once, from the run the save before made, re-running the edited
+    # step and the one after it; nothing else started.
+    chain = [base_runs, one.new_runs, two.new_runs]
     for name in names:
-        assert project.steps_run(new_runs[name]) == ["draft_digest", "polish_digest"]
-        after = engine.history(ids[name], new_runs[name], payloads=True)
-        assert [m.base_run_id for m in after.reset_markers] == [base_runs[name]]
-        assert f"draft_digest: {EDIT}" in str(after.result)
+        assert case_runs(project, ids[name]) == [runs[name] for runs in chain]
+    for k, (saved, text) in enumerate(((one, EDIT), (two, EDIT_2)), start=1):
+        assert [c.label for c in saved.summary.cases] == [f"blog_digest/{n}" for n in names]
+        assert [c.error for c in saved.summary.cases] == [None] * 3
+        assert sorted(saved.new_runs) == sorted(names)
+        assert saved.statuses == {"completed"}
+        for name in names:
+            run = saved.new_runs[name]
+            assert project.steps_run(run) == ["draft_digest", "polish_digest"]
+            after = engine.history(ids[name], run, payloads=True)
+            # The reset copies the kept events, earlier reset markers included.
+            assert [m.base_run_id for m in after.reset_markers] == [r[name] for r in chain[:k]]
+            assert f"draft_digest: {text}" in str(after.result)
     if isinstance(via, OutputApi):
         resets = bridge.requests("POST", "/reset")
         assert sorted(r.path for r in resets) == sorted(
-            f"/workflow/{ids[n]}/runs/{base_runs[n]}/reset" for n in names
+            f"/workflow/{ids[n]}/runs/{runs[n]}/reset" for n in names for runs in chain[:2]
         )
+        evals = bridge.requests("POST", "/workflow/run")
+        assert [e.json["workflowName"] for e in evals] == ["blog_digest_eval"] * 3
     else:
         assert bridge.requests() == []
-    # Temporal's own list of runs agrees: two runs per case id, no more.
+    assert len(eval_runs(project)) == 3  # the baseline and one per save
+    # Temporal's own list of runs agrees: three runs per case id, no more.
+    expected = sorted((ids[n], runs[n]) for n in names for runs in chain)
     eventually(
         lambda: (
             sorted(
@@ -172,37 +209,44 @@ def test_one_save_resets_every_case_once_and_the_evals_judge_it(
                 for r in engine.runs_of_type("blog_digest")
                 if r.workflow_id in ids.values()
             )
-            == sorted((ids[n], run) for n in names for run in (base_runs[n], new_runs[n]))
+            == expected
         ),
-        "visibility to list the six case runs",
+        "visibility to list the nine case runs",
     )
 
-    # The matrix: the resets case now passes, the others as they were.
-    assert not judged.baseline
-    assert rows(judged, suffix) == {
+    # The matrices: the first edit makes the resets case pass, the second undoes it.
+    assert [one.judged.baseline, two.judged.baseline] == [False, False]
+    assert rows(one.judged, suffix) == {
         "weekly": ("pass", "pass"),
         "points": ("partial", "partial"),
         "resets": ("pass", "fail"),
     }
-    assert (
-        verdict_line(judged.matrix) == "2 pass, 1 partial (was 1 pass, 1 partial, 1 fail): better"
+    assert verdict_line(one.judged.matrix) == (
+        "2 pass, 1 partial (was 1 pass, 1 partial, 1 fail): better"
+    )
+    assert rows(two.judged, suffix) == {
+        "weekly": ("pass", "pass"),
+        "points": ("partial", "partial"),
+        "resets": ("fail", "pass"),
+    }
+    assert verdict_line(two.judged.matrix) == (
+        "1 pass, 1 partial, 1 fail (was 2 pass, 1 partial): worse"
     )
 
-    # The save is iteration 1, with its three cases and the verdicts.
-    assert (kept.n, kept.workflow) == (1, "blog_digest")
-    (record,) = Iterations(project.root / ".output-reset").read()
-    assert [f["path"] for f in record["files"]] == ["prompts/draft_digest.prompt"]
-    assert sorted(
-        (c["case"], c["workflowId"], c["oldRunId"], c["newRunId"], c["status"])
-        for c in record["cases"]
-    ) == sorted((n, ids[n], base_runs[n], new_runs[n], "completed") for n in names)
-    assert record["eval"]["line"] == verdict_line(judged.matrix)
-    assert {c: v["verdict"] for c, v in record["eval"]["cases"].items()} == {
-        f"weekly_{suffix}": "pass",
-        f"points_{suffix}": "partial",
-        f"resets_{suffix}": "pass",
-    }
-
-
-def ends_by_case(ends: list[RunFinished]) -> dict[str | None, str]:
-    return {e.case: e.run_id for e in ends}
+    # Each save is an iteration, with its three cases and the verdicts.
+    assert [(s.kept.n, s.kept.workflow) for s in (one, two)] == [
+        (1, "blog_digest"),
+        (2, "blog_digest"),
+    ]
+    records = Iterations(project.root / ".output-reset").read()
+    assert [r["n"] for r in records] == [1, 2]
+    for record, before, saved in zip(records, chain, (one, two), strict=False):
+        assert [f["path"] for f in record["files"]] == ["prompts/draft_digest.prompt"]
+        assert sorted(
+            (c["case"], c["workflowId"], c["oldRunId"], c["newRunId"], c["status"])
+            for c in record["cases"]
+        ) == sorted((n, ids[n], before[n], saved.new_runs[n], "completed") for n in names)
+        assert record["eval"]["line"] == verdict_line(saved.judged.matrix)
+        assert {c: v["verdict"] for c, v in record["eval"]["cases"].items()} == {
+            r.case: r.verdict for r in saved.judged.matrix.rows
+        }
