@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import fanout, idle, planning, reaction, startup, storm
+from bench import cases, fanout, idle, planning, reaction, startup, storm
 from bench.common import REPO, Section, say
 from bench.report import load_average, plain, render
 
@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, Callable[[bool], Section]] = {
     "planning": planning.run,
     "startup": startup.run,
     "fanout": fanout.run,
+    "cases": cases.run,
 }
 
 
