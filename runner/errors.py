@@ -9,6 +9,7 @@ Anything else that escapes is a bug: the CLI prints its traceback and exits 3.
     ├── UsageError           2  the command line asks for something that cannot be done
     │   └── AlreadyWatching  2  another `watch` holds this config
     ├── StateError           1  the state folder cannot be read or written
+    ├── NotWritten           1  a dataset file save-datasets left as it was
     ├── WatchError           1  the OS refused to watch (limits, permissions)
     ├── ApiError             1  the engine refused a request or could not be reached
     │   ├── AuthError           401 / refused credentials
@@ -51,6 +52,10 @@ class AlreadyWatching(UsageError):
 
 class StateError(RunnerError):
     """The state folder cannot be read or written."""
+
+
+class NotWritten(RunnerError):
+    """A dataset file that save-datasets left as it was; the message is the one line to show."""
 
 
 class WatchError(RunnerError):

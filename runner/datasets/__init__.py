@@ -15,12 +15,12 @@ from runner.datasets.read import (
     workflow_folder,
 )
 from runner.datasets.write import (
-    NotWritten,
     is_dataset_file,
     last_eval,
     last_output,
     write_cases,
 )
+from runner.errors import NotWritten
 
 __all__ = [
     "Case",

@@ -49,9 +49,9 @@ class Datasets:
 
 def workflow_folder(root: Path, workflow_type: str) -> Path | None:
     """The folder of the workflow registered as `workflow_type`: `src/workflows/<name>` (or
-    `workflows/<name>`) when it exists, as Output's CLI looks first (EVALS.md §1.1: a folder
-    of that name is enough); else the folder whose workflow.ts declares that name (where the
-    CLI asks the catalog for the path)."""
+    `workflows/<name>`) when it exists, as Output's CLI looks first (docs/output-api.md §8.1:
+    a folder of that name is enough); else the folder whose workflow.ts declares that name
+    (where the CLI asks the catalog for the path)."""
     for top in WORKFLOW_ROOTS:
         flat = root / top / workflow_type
         if flat.is_dir():

@@ -21,10 +21,7 @@ import yaml
 
 from runner.atomic import write_atomically
 from runner.datasets.read import DATASETS
-
-
-class NotWritten(Exception):
-    """A dataset file that was left as it was; the message is the one line to show."""
+from runner.errors import NotWritten
 
 
 def is_dataset_file(rel: str) -> bool:

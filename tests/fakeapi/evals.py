@@ -1,12 +1,12 @@
 """Output's eval workflows in the fake: evaluators, their interpretation, and the eval run's replay.
 
-An eval workflow (`evalWorkflow` in sdk/evals, EVALS.md §2) is an ordinary traced workflow whose
-input is `{datasets: [...]}`: after `getTraceDestinations` it runs the cases in parallel (10 at a
-time), each case's evaluators one after the other as activities `<eval name>#<evaluator>`, and
-completes with an EvalOutput. An evaluator that throws replaces its whole case with the single
-`_error` entry (§2.4). Tests give each evaluator a Python function in place of Output's code;
-verdicts and the summary follow Output's rules as runner/demo/worker/verdicts.py has them.
-"""
+An eval workflow (`evalWorkflow` in sdk/evals, docs/output-api.md §8.3) is an ordinary traced
+workflow whose input is `{datasets: [...]}`: after `getTraceDestinations` it runs the cases in
+parallel (10 at a time), each case's evaluators one after the other as activities
+`<eval name>#<evaluator>`, and completes with an EvalOutput. An evaluator that throws replaces its
+whole case with the single `_error` entry (docs/output-api.md §8.5). Tests give each evaluator a
+Python function in place of Output's code; verdicts and the summary follow Output's rules as
+runner/demo/worker/verdicts.py has them."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ Criticality = Literal["required", "informational"]
 
 @dataclass(frozen=True)
 class Interpret:
-    """How an evaluator's value becomes a verdict (sdk/evals interpret.ts, EVALS.md §2.3)."""
+    """How an evaluator's value becomes a verdict (interpret.ts; docs/output-api.md §8.5)."""
 
     type: Literal["boolean", "verdict", "number", "string"]
     passing: float | tuple[str, ...] | None = None

@@ -113,8 +113,9 @@ class FakeOutputApi:
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
-        """An eval workflow `<workflow>_eval` (EVALS.md §2): input `{datasets}`, each case's
-        evaluators run in order as activities `<name>#<evaluator>`, an EvalOutput back."""
+        """An eval workflow `<workflow>_eval` (docs/output-api.md §8.3): input `{datasets}`,
+        each case's evaluators run in order as activities `<name>#<evaluator>`, an EvalOutput
+        back."""
         self._store.define(eval_workflow(name, evaluators, concurrency))
 
     def add_closed_run(

@@ -4,7 +4,8 @@ a run.
 Output validates a workflow's input inside the workflow, after `getTraceDestinations`: a bad
 input is not a 400 but a run that fails with a `ValidationError` whose message is zod's
 `prettifyError` text (recordings e-12, e-21). Eval workflows check their input against
-`DatasetSchema` (EVALS.md §1.3); ordinary workflows here take a check function from the test.
+`DatasetSchema` (docs/output-api.md §8.2); ordinary workflows here take a check function from
+the test.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The fake Output API runs workflows synchronously and eval workflows the way Output does: its
 answers to `POST /workflow/run` (and the eval runs' histories, results and catalog entries) are
-compared field by field with the recordings of tests/fixtures/evals/recorded (EVALS.md §4).
+compared field by field with the recordings of tests/fixtures/evals/recorded (docs/output-api.md
+§8).
 
 The recorded runs used Output's `simple_eval` (`evaluate_sum`, a typed `verify()` evaluator)
 and `blog_generator_eval` (an LLM judge without an API key); the fixture below defines the same

@@ -17,9 +17,10 @@ import pytest
 from runner.auditlog import AuditLog
 from runner.config import load_config
 from runner.daemon import Options
+from runner.errors import WatchError
 from runner.paths import Matcher
 from runner.reports import Changed, Notice
-from runner.watch import Watcher, WatchError
+from runner.watch import Watcher
 from runner.wording import decision_line
 from tests.daemon_harness import Running
 from tests.engines import RecordingEngine, ResetCall

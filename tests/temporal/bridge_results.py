@@ -16,7 +16,7 @@ from temporalio.api.history.v1 import HistoryEvent
 from runner.temporal import decode_payloads
 from tests.fakeapi.validation import MISSING, Issues
 
-DEFAULT_TIMEOUT_MS = 300_000  # TEMPORAL_WORKFLOW_EXECUTION_MAX_WAITING (EVALS.md §3)
+DEFAULT_TIMEOUT_MS = 300_000  # TEMPORAL_WORKFLOW_EXECUTION_MAX_WAITING (docs/output-api.md §8.4)
 MIN_TIMEOUT_MS = 250
 CLOSED = {
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: "completed",

@@ -1,4 +1,4 @@
-"""Output's eval rules (runner/demo/worker/verdicts.py, EVALS.md §2.3-§2.4), which the
+"""Output's eval rules (runner/demo/worker/verdicts.py, docs/output-api.md §8.5), which the
 example's eval workflow and the Output API double both follow: plain data in and out."""
 
 from __future__ import annotations

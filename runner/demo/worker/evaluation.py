@@ -1,4 +1,5 @@
-"""`blog_digest_eval`: blog_digest's eval workflow, shaped like Output's (EVALS.md §2), no LLM.
+"""`blog_digest_eval`: blog_digest's eval workflow, shaped like Output's, no LLM
+(docs/output-api.md §8.3).
 
 Input `{"datasets": [{"name", "input", "ground_truth"?, "last_output"?: {"output", "date"}}]}`,
 output an EvalOutput `{"cases": [...], "summary": {...}}`, both as Output's `evalWorkflow` has

@@ -1,7 +1,7 @@
 """Output's eval rules as plain functions (sdk/evals: interpret.ts, aggregateCaseVerdict, the
-summary; EVALS.md §2.2-§2.4), for the example's eval workflow and for the Output API double in
-tests/fakeapi. Pure and standard-library only: Temporal's workflow sandbox imports this module.
-"""
+summary; docs/output-api.md §8.3-§8.5), for the example's eval workflow and for the Output API
+double in tests/fakeapi. Pure and standard-library only: Temporal's workflow sandbox imports
+this module."""
 
 from __future__ import annotations
 

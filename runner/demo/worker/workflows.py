@@ -1,10 +1,9 @@
 """The example's workflows: deterministic code that only sequences activities (no I/O here).
 
-Every step is an activity named `<workflow>#<step>`, the naming Output uses (CONTRACT §3.1), so
-output-reset's planner sees the same shapes it sees on Output: a chain, a loop, parallel siblings
-and a child workflow. A request is a JSON object: `topic`, optional `rounds` (loop_digest) and
-optional `delay_ms` ({step: milliseconds}) to slow a step down.
-"""
+Every step is an activity named `<workflow>#<step>`, the naming Output uses (docs/output-api.md
+§5.1), so output-reset's planner sees the same shapes it sees on Output: a chain, a loop,
+parallel siblings and a child workflow. A request is a JSON object: `topic`, optional `rounds`
+(loop_digest) and optional `delay_ms` ({step: milliseconds}) to slow a step down."""
 
 from __future__ import annotations
 
@@ -98,7 +97,7 @@ class ParentDigest:
     @workflow.run
     async def run(self, request: dict[str, Any]) -> str:
         notes = await _step("parent_digest", "gather_notes", request, _topic(request))
-        # A new id per parent run, like Output's `<parentId>-<random>` (CONTRACT §3.5);
+        # A new id per parent run, like Output's `<parentId>-<random>` (docs/output-api.md §5.9);
         # workflow.uuid4() is replay-safe and gets a new seed in a reset run.
         child_id = f"{workflow.info().workflow_id}-{workflow.uuid4().hex[:12]}"
         section: str = await workflow.execute_child_workflow(
