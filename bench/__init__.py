@@ -1,4 +1,4 @@
-"""Benchmarks of output-reset (issues 3 and 6): `python -m bench [--quick]` from the repo root.
+"""Benchmarks of output-reset: `python -m bench [--quick]` from the repo root.
 
 Not tests: nothing here fails on timing. Each benchmark prints its figures and compares them with
 the targets ("ok" / "MISSED"); `bench/RESULTS.md` keeps the last full run, with the machine noted.

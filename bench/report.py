@@ -104,7 +104,7 @@ def render(
 ) -> str:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     out = [
-        "# output-reset benchmarks (issues 3 and 6)",
+        "# output-reset benchmarks",
         "",
         f"`{command}`, run {now}, took {seconds / 60:.1f} min"
         + (" (--quick: a smoke run, fewer trials and smaller trees)" if quick else "")

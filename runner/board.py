@@ -16,11 +16,8 @@ from typing import Any
 from runner.actions import (
     Action,
     Announce,
-    CaseRun,
     Digest,
     EndWait,
-    Iteration,
-    IterationCase,
     ObserveWorker,
     PinResult,
     Record,
@@ -44,6 +41,7 @@ from runner.errors import (
     RunnerError,
     SideEffectsDeclined,
 )
+from runner.fanout import case_runs, iteration, settled, start_cases
 from runner.gate import WorkerGate
 from runner.plan import Decision
 from runner.reports import (
@@ -149,24 +147,7 @@ class Board:
         return self._start_cases([t for t in cases if t.to_start])
 
     def _start_cases(self, trackers: list[Tracker]) -> list[Action]:
-        """Dataset cases with no run with their input: one run each, said once per entry."""
-        if not trackers:
-            return []
-        for tracker in trackers:
-            tracker.to_start = False
-            tracker.no_run_yet = True
-        if self.settings.dry_run:
-            names = ", ".join(t.label for t in trackers)
-            return [Say(Notice(f"no run yet of {names}; a dry run starts none", level="info"))]
-        by_entry: dict[str, int] = {}
-        for tracker in trackers:
-            name = tracker.workflow.case_of or tracker.label
-            by_entry[name] = by_entry.get(name, 0) + 1
-        said = [
-            Say(Notice(f"starting {_runs(n)} of {name}: a full run each, this once", level="info"))
-            for name, n in by_entry.items()
-        ]
-        return [*said, *(t.start_job() for t in trackers)]
+        return start_cases(trackers, dry_run=self.settings.dry_run)
 
     # -- pinning --------------------------------------------------------------------------
 
@@ -383,13 +364,13 @@ class Board:
         """A round whose new runs have all ended: its evals (dataset cases), or its record."""
         if due is None:
             return []
-        iteration = self._iteration(due)
+        done = iteration(due, self.tracker)
         trackers = [t for t in self.trackers if t.index == due.index]
         entry = trackers[0].entry if trackers else None
         if entry is None or entry.datasets is None:
-            return [Record(iteration)]
+            return [Record(done)]
         self._judged.add(due.index)
-        return [RunEvals(entry, _case_runs(trackers), iteration)]
+        return [RunEvals(entry, case_runs(trackers), done)]
 
     def _baseline(self, index: int) -> list[Action]:
         """Once every case of a dataset entry has a run that has ended, before any save: its
@@ -401,28 +382,10 @@ class Board:
         entry = cases[0].entry if cases else None
         if entry is None or entry.datasets is None:
             return []
-        if any(t.pin is None or t.busy or t.pending or not t.closed for t in cases):
+        if not settled(cases):
             return []
         self._judged.add(index)
-        return [RunEvals(entry, _case_runs(cases), baseline=True)]
-
-    def _iteration(self, done: Round) -> Iteration:
-        results: list[IterationCase] = []
-        for serial in done.members:
-            decided, tracker = done.decided[serial], self.tracker(serial)
-            decision = decided.decision
-            if decision is not None:
-                workflow_id, old_run = decision.workflow_id, decision.run_id
-            elif tracker is not None and tracker.pin is not None:
-                workflow_id, old_run = tracker.pin.workflow_id, tracker.pin.run_id
-            else:
-                continue  # dropped by a new config before it was ever pinned
-            name = tracker.workflow.case if tracker is not None else None
-            new_run, status, output = done.ended.get(serial, (None, None, None))
-            results.append(
-                IterationCase(name or workflow_id, workflow_id, old_run, new_run, status, output)
-            )
-        return Iteration(done.label, dict(done.files), tuple(results))
+        return [RunEvals(entry, case_runs(cases), baseline=True)]
 
     # -- time -------------------------------------------------------------------------------
 
@@ -500,22 +463,6 @@ class Board:
         return [Say(Notice("the API answers again", level="info"))]
 
 
-def _case_runs(trackers: list[Tracker]) -> tuple[CaseRun, ...]:
-    """The cases' pinned runs, as the evals see them (an output the follower saw, else read)."""
-    runs = []
-    for tracker in trackers:
-        if tracker.pin is None or tracker.workflow.case is None:
-            continue
-        known = tracker.ended is not None and tracker.ended[0] == tracker.pin.run_id
-        output = tracker.ended[2] if tracker.ended is not None and known else None
-        runs.append(
-            CaseRun(
-                tracker.workflow.case, tracker.pin.workflow_id, tracker.pin.run_id, output, known
-            )
-        )
-    return tuple(runs)
-
-
 def _case_error(error: RunnerError) -> str:
     if isinstance(error, ApiError) and error.retryable:
         return f"{error}; will keep retrying"
@@ -526,10 +473,6 @@ def _case_error(error: RunnerError) -> str:
 
 def _entry_label(entry: WorkflowConfig) -> str:
     return entry.type or entry.label
-
-
-def _runs(n: int) -> str:
-    return "1 dataset run" if n == 1 else f"{n} dataset runs"
 
 
 def _first_runs(types: list[str]) -> str:

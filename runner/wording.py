@@ -184,23 +184,19 @@ def matrix_lines(event: d.Evaluated) -> list[str]:
         n + ("" if all(r.cells[i].required for r in table.rows) else " (info)")
         for i, n in enumerate(table.evaluators)
     ]
-    rows = [["case", *names, "verdict"]]
+    rows = [["case", *names, "verdict", ""]]
     for row in table.rows:
         cells = [_cell(c.verdict, c.change) for c in row.cells]
         verdict = row.verdict.upper()
         if row.before is not None and row.change != "same":
             verdict += f" (was {row.before.upper()})"
-        rows.append([_case_name(event.label, row.case), *cells, verdict])
+        word = {"regressed": "REGRESSED", "improved": "improved"}.get(row.change, "")
+        rows.append([_case_name(event.label, row.case), *cells, verdict, word])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     shown = [
         "  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
         for r in rows
     ]
-    for i, row in enumerate(table.rows, start=1):
-        if row.change == "regressed":
-            shown[i] += "  REGRESSED"
-        elif row.change == "improved":
-            shown[i] += "  improved"
     errors = [f"  {r.case}: the evaluators failed: {r.error}" for r in table.rows if r.error]
     return head + shown + errors
 

@@ -17,11 +17,21 @@ import typer
 from typer.models import CommandInfo
 
 from runner import __version__
-from runner.cli import evaluating, iterating, oneshot, setup, watching
+from runner.cli import evaluating, iterating, oneshot, setup, validating, watching
 from runner.cli.common import app, error, flag
 from runner.errors import RunnerError
 
-__all__ = ["app", "evaluating", "iterating", "main", "oneshot", "run", "setup", "watching"]
+__all__ = [
+    "app",
+    "evaluating",
+    "iterating",
+    "main",
+    "oneshot",
+    "run",
+    "setup",
+    "validating",
+    "watching",
+]
 
 # `--help` lists the commands in this order, the daemon first, each in one line that fits.
 _SHORT = {

@@ -13,7 +13,15 @@ from runner.compare import MISSING
 from runner.daemon import Options
 from runner.evals import verdict_line
 from runner.iterations import Iterations
-from runner.reports import CasesDecided, Evaluated, Notice, Pinned, Recorded, RunFinished
+from runner.reports import (
+    CasesDecided,
+    Evaluated,
+    Notice,
+    Pinned,
+    Recorded,
+    RunCompared,
+    RunFinished,
+)
 from tests.daemon_harness import Running
 from tests.fakeapi import Evaluator, FakeOutputApi, Interpret
 from tests.integration.test_watch_api import api
@@ -342,3 +350,27 @@ def test_a_save_made_while_the_first_evals_are_under_way_is_compared_with_them(
     assert first.baseline
     assert not second.baseline
     assert verdict_line(second.matrix) == "2 pass, 1 fail (was 2 pass, 1 fail): same"
+
+
+def test_no_eval_workflow_is_said_once_with_how_to_add_one_and_the_diffs_still_show(
+    tmp_path: Path, fake: FakeOutputApi
+) -> None:
+    config = project(tmp_path)
+    for case, text in CASES.items():
+        case_ran(fake, case, text)
+    engine = api(fake)
+    try:
+        with Running(config, engine, Options(wait_worker=False)) as running:
+            first = notice(running, "probe_three: ", timeout=15)
+            (tmp_path / POLISH).write_text("<user>polish v2</user>\n")
+            compared = [running.wait_for(RunCompared, timeout=10) for _ in CASES]
+            later = notice(running, "probe_three: ", timeout=15)
+            running.wait_for(Recorded, timeout=10)
+    finally:
+        engine.close()
+    assert first.message.startswith(
+        "probe_three: the worker has no eval workflow probe_three_eval, so the outputs are not "
+        "judged; add one (evalWorkflow({ name: 'probe_three_eval', evals: [...] }) in "
+    )
+    assert later.message == "probe_three: no probe_three_eval to judge the outputs"
+    assert {c.case for c in compared} == set(CASES)

@@ -36,6 +36,7 @@ ORDER = (
     "actions",
     "tracker",
     "rounds",
+    "fanout",
     "gate",
     "board",
     "engine",
@@ -86,6 +87,7 @@ PURE = frozenset(
         "actions",
         "tracker",
         "rounds",
+        "fanout",
         "gate",
         "board",
     }
@@ -284,3 +286,60 @@ def test_good_examples_pass() -> None:
         Module("demo", "runner/demo/flow.py", "from runner.demo.processes import DevServer\n"),
     ]
     assert [p for m in good for p in violations(m, EXAMPLE)] == []
+
+
+# -- size and the error tree ------------------------------------------------------------------
+
+MAX_LINES = 500
+
+
+def too_long(files: dict[str, str]) -> list[str]:
+    """The modules over MAX_LINES lines (a room doing more than one job)."""
+    return [
+        f"{name}: {text.count(chr(10))} lines"
+        for name, text in files.items()
+        if text.count("\n") > MAX_LINES
+    ]
+
+
+def errors_elsewhere(files: dict[str, str]) -> list[str]:
+    """Public exception classes defined outside errors.py: every error that leaves a module is
+    one of its tree (a private one, `_Stopped`, is control flow that never leaves its module)."""
+    found = []
+    for name, text in files.items():
+        if name == "errors.py":
+            continue
+        for node in ast.walk(ast.parse(text)):
+            if (
+                isinstance(node, ast.ClassDef)
+                and not node.name.startswith("_")
+                and any(
+                    isinstance(b, ast.Name) and (b.id.endswith(("Error", "Exception")))
+                    for b in node.bases
+                )
+            ):
+                found.append(f"{name}: class {node.name}")
+    return found
+
+
+def runner_sources() -> dict[str, str]:
+    return {
+        str(path.relative_to(RUNNER)): path.read_text(encoding="utf-8")
+        for path in sorted(RUNNER.rglob("*.py"))
+        if "demo/worker" not in path.as_posix()  # the example worker is not output-reset's
+    }
+
+
+def test_no_module_is_over_500_lines_and_every_error_is_in_errors_py() -> None:
+    sources = runner_sources()
+    assert too_long(sources) == []
+    assert errors_elsewhere(sources) == []
+
+
+def test_the_size_and_error_rules_catch_a_bad_example() -> None:
+    assert too_long({"big.py": "x = 1\n" * 501}) == ["big.py: 501 lines"]
+    assert too_long({"ok.py": "x = 1\n" * 500}) == []
+    bad = "from runner.errors import RunnerError\nclass Oops(RunnerError):\n    pass\n"
+    assert errors_elsewhere({"watch.py": bad}) == ["watch.py: class Oops"]
+    assert errors_elsewhere({"errors.py": bad}) == []
+    assert errors_elsewhere({"watch.py": "class _Done(Exception):\n    pass\n"}) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 from rich.console import Console
 
@@ -288,3 +289,54 @@ def test_errors_and_warnings_have_their_own_colours_on_a_terminal() -> None:
     error_line, warning_line = buffer.getvalue().splitlines()
     assert "\x1b[31m" in error_line  # red
     assert "\x1b[33m" in warning_line  # yellow
+
+
+def regressed() -> d.Evaluated:
+    from runner.evals import matrix, parse
+    from tests.unit.test_evals import case
+
+    before = parse({"cases": [case("a", ("e", "pass")), case("b", ("e", "partial"))]})
+    now = parse({"cases": [case("a", ("e", "fail")), case("b", ("e", "pass"))]})
+    return d.Evaluated("wf", "wf_eval", matrix(now, before), run_id="ev-1")
+
+
+def test_a_regressed_case_says_so_in_words_and_stands_out_on_a_terminal() -> None:
+    shown = [text for text, _ in lines(regressed())]
+    assert shown == [
+        "wf_eval: 1 pass, 1 fail (was 1 pass, 1 partial): mixed",
+        "  case  e       verdict",
+        "  a     fail ↓  FAIL (was PASS)     REGRESSED",
+        "  b     pass ↑  PASS (was PARTIAL)  improved",
+    ]
+    view = LiveView(verbose=False)
+    buffer = io.StringIO()
+    view._console = Console(file=buffer, force_terminal=True, width=120)
+    view.report(regressed())
+    out = buffer.getvalue()
+    assert "\x1b[1;31m" in out.split("REGRESSED")[0].splitlines()[-1]  # bold red
+    assert "\x1b[32m" in out.split("improved")[0].splitlines()[-1]  # green
+
+
+def test_watch_json_writes_the_whole_matrix_as_one_evaluated_event() -> None:
+    out = io.StringIO()
+    JsonView(out=out).report(regressed())
+    (event,) = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert {
+        k: event[k] for k in ("event", "workflow", "evalWorkflow", "evalRunId", "baseline")
+    } == {
+        "event": "evaluated",
+        "workflow": "wf",
+        "evalWorkflow": "wf_eval",
+        "evalRunId": "ev-1",
+        "baseline": False,
+    }
+    assert (event["line"], event["trend"], event["evaluators"]) == (
+        "1 pass, 1 fail (was 1 pass, 1 partial): mixed",
+        "mixed",
+        ["e"],
+    )
+    assert [(c["case"], c["verdict"], c["before"], c["change"]) for c in event["cases"]] == [
+        ("a", "fail", "pass", "regressed"),
+        ("b", "pass", "partial", "improved"),
+    ]
+    assert event["cases"][0]["evaluators"]["e"]["change"] == "regressed"
