@@ -142,13 +142,19 @@ def test_status_shows_workflows_without_a_run_and_reports_the_rest(
     assert [w["status"] for w in document["workflows"]] == ["no run yet", "no run yet", "completed"]
 
 
-def test_status_shows_a_child_workflows_steps_from_the_child_run(
-    tmp_path: Path, fake: FakeOutputApi, capsys: pytest.CaptureFixture[str]
-) -> None:
+def parent_ran(fake: FakeOutputApi) -> str:
+    """A completed run of `parent-1`, which starts a prep_child run between two steps."""
     fake.define_workflow("prep_child", [Step("childPrep"), Step("childWork")])
     fake.define_workflow("parent", [Step("parentStep"), Child("prep_child"), Step("judge")])
     run_id = fake.start_run("parent", "parent-1", {})
     fake.wait_closed("parent-1", run_id)
+    return run_id
+
+
+def test_status_shows_a_child_workflows_steps_from_the_child_run(
+    tmp_path: Path, fake: FakeOutputApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parent_ran(fake)
     entry = (
         "  - id: parent-1\n    rules:\n      - files: prompts/prep.prompt\n"
         "        rerun: childPrep\n"
@@ -162,10 +168,7 @@ def test_status_shows_a_child_workflows_steps_from_the_child_run(
 def test_validate_warns_that_a_child_run_pinned_by_itself_would_run_alone(
     tmp_path: Path, fake: FakeOutputApi, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fake.define_workflow("prep_child", [Step("childPrep"), Step("childWork")])
-    fake.define_workflow("parent", [Step("parentStep"), Child("prep_child"), Step("judge")])
-    run_id = fake.start_run("parent", "parent-1", {})
-    fake.wait_closed("parent-1", run_id)
+    run_id = parent_ran(fake)
     (child_id,) = {
         attrs["workflowExecution"]["workflowId"]
         for event in fake.history("parent-1", run_id)

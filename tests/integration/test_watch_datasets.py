@@ -57,6 +57,11 @@ def case_ran(fake: FakeOutputApi, case: str, text: str) -> str:
     return run_id
 
 
+def every_case_ran(fake: FakeOutputApi) -> None:
+    for case, text in CASES.items():
+        case_ran(fake, case, text)
+
+
 def starts(fake: FakeOutputApi) -> list[tuple[str, object]]:
     found = []
     for request in fake.requests:
@@ -157,8 +162,7 @@ def test_a_dataset_file_edited_while_watching_repins_the_cases_it_changed(
     tmp_path: Path, fake: FakeOutputApi
 ) -> None:
     config = project(tmp_path)
-    for case, text in CASES.items():
-        case_ran(fake, case, text)
+    every_case_ran(fake)
     engine = api(fake)
     edited = {**CASES, "long": "a new long input", "extra": "one more"}
     del edited["short"]
@@ -186,8 +190,7 @@ def test_one_case_refused_with_409_is_said_and_the_others_are_reset(
     tmp_path: Path, fake: FakeOutputApi
 ) -> None:
     config = project(tmp_path)
-    for case, text in CASES.items():
-        case_ran(fake, case, text)
+    every_case_ran(fake)
     fake.inject(
         "POST",
         r"/workflow/probe_three-case-long/runs/[^/]+/reset$",
@@ -217,8 +220,7 @@ def test_the_api_down_in_the_middle_of_a_fan_out_resets_each_case_once_when_back
     tmp_path: Path, fake: FakeOutputApi
 ) -> None:
     config = project(tmp_path)
-    for case, text in CASES.items():
-        case_ran(fake, case, text)
+    every_case_ran(fake)
     # The first reset goes through; the API dies as it answers it.
     fake.inject_delay("POST", r"/reset$", 0.3, times=None)
     engine = api(fake)
@@ -252,15 +254,18 @@ def long_enough(input: Any, output: Any, truth: dict[str, Any]) -> bool:
     return len(str(input["text"]).split()) >= 2  # short ("alpha") fails
 
 
-def test_after_a_save_the_evals_judge_every_case_and_the_iteration_keeps_the_verdicts(
-    tmp_path: Path, fake: FakeOutputApi
-) -> None:
+def judge_length(fake: FakeOutputApi) -> None:
     fake.define_eval(
         "probe_three_eval", [Evaluator("long_enough", long_enough, Interpret.boolean())]
     )
+
+
+def test_after_a_save_the_evals_judge_every_case_and_the_iteration_keeps_the_verdicts(
+    tmp_path: Path, fake: FakeOutputApi
+) -> None:
+    judge_length(fake)
     config = project(tmp_path)
-    for case, text in CASES.items():
-        case_ran(fake, case, text)
+    every_case_ran(fake)
     engine = api(fake)
     try:
         with Running(config, engine, Options(wait_worker=False)) as running:
@@ -299,8 +304,7 @@ def test_an_eval_workflow_that_fails_is_one_line_and_the_iteration_is_still_kept
     tmp_path: Path, fake: FakeOutputApi
 ) -> None:
     config = project(tmp_path)
-    for case, text in CASES.items():
-        case_ran(fake, case, text)
+    every_case_ran(fake)
     fake.inject(
         "POST",
         r"/workflow/run$",
@@ -330,12 +334,9 @@ def test_an_eval_workflow_that_fails_is_one_line_and_the_iteration_is_still_kept
 def test_a_save_made_while_the_first_evals_are_under_way_is_compared_with_them(
     tmp_path: Path, fake: FakeOutputApi
 ) -> None:
-    fake.define_eval(
-        "probe_three_eval", [Evaluator("long_enough", long_enough, Interpret.boolean())]
-    )
+    judge_length(fake)
     config = project(tmp_path)
-    for case, text in CASES.items():
-        case_ran(fake, case, text)
+    every_case_ran(fake)
     fake.inject_delay("POST", r"/workflow/run$", 2.0)  # the evals before any edit: slow
     engine = api(fake)
     try:
@@ -356,8 +357,7 @@ def test_no_eval_workflow_is_said_once_with_how_to_add_one_and_the_diffs_still_s
     tmp_path: Path, fake: FakeOutputApi
 ) -> None:
     config = project(tmp_path)
-    for case, text in CASES.items():
-        case_ran(fake, case, text)
+    every_case_ran(fake)
     engine = api(fake)
     try:
         with Running(config, engine, Options(wait_worker=False)) as running:

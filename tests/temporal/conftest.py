@@ -16,11 +16,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from runner.config import EngineConfig
+from runner.config import ApiConfig, EngineConfig
 from runner.demo.processes import DevServer, find_temporal
 from runner.demo.worker.steps import Settings
 from runner.demo.worker.worker import WORKFLOW_NAMES, BackgroundWorker
+from runner.engine import Engine
 from runner.errors import RunnerError
+from runner.output_api import OutputApi, resolve_settings
 from runner.temporal import TemporalEngine
 from tests.temporal.output_bridge import OutputBridge
 from tests.temporal.support import EXAMPLE_PROMPTS, Project
@@ -101,3 +103,22 @@ def engine(temporal: DevServer) -> Iterator[TemporalEngine]:
         yield connected
     finally:
         connected.close()
+
+
+API, TEMPORAL = "output-api", "temporal"
+
+
+@pytest.fixture(params=[API, TEMPORAL])
+def via(
+    request: pytest.FixtureRequest, engine: TemporalEngine, bridge: OutputBridge
+) -> Iterator[Engine]:
+    """The engine under test: the Output API (through the bridge) or Temporal itself; each
+    test that takes it runs once with each (test_watch.py has its own, for its subprocess)."""
+    if request.param == TEMPORAL:
+        yield engine
+        return
+    api = OutputApi(resolve_settings(ApiConfig(), {"OUTPUT_API_URL": bridge.url}))
+    try:
+        yield api
+    finally:
+        api.close()

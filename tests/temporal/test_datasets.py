@@ -13,19 +13,15 @@ workflow id (`blog_digest-case-<case>`) must not find another test's runs.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-from runner.config import ApiConfig
 from runner.daemon import Options
 from runner.demo.worker.worker import BackgroundWorker
 from runner.engine import Engine
 from runner.evals import verdict_line
 from runner.iterations import Iterations
-from runner.output_api import OutputApi, resolve_settings
+from runner.output_api import OutputApi
 from runner.reports import CasesDecided, Evaluated, Notice, Recorded, RunFinished
 from runner.temporal import TemporalEngine
 from tests.daemon_harness import Running
@@ -33,7 +29,6 @@ from tests.temporal.output_bridge import OutputBridge
 from tests.temporal.support import DIGEST_STEPS, Project, eventually
 from tests.temporal.test_evals import seed
 
-API, TEMPORAL = "output-api", "temporal"
 WAIT_S = 60.0  # a bound, not a timing: two cores shared with other test runs
 # The example's three cases (runner/demo/worker/src/workflows/blog_digest/tests/datasets), as
 # (name, topic, ground truth). With the prompts as shipped: pass, partial (37 words for 30),
@@ -51,21 +46,6 @@ CASES = (
 # mentions resets, the second no longer does.
 EDIT = "Draft a three-line digest on how resets help."
 EDIT_2 = "Draft a three-line digest from the main points."
-
-
-@pytest.fixture(params=[API, TEMPORAL])
-def via(
-    request: pytest.FixtureRequest, engine: TemporalEngine, bridge: OutputBridge
-) -> Iterator[Engine]:
-    """The daemon's engine: the Output API (through the bridge) or Temporal itself."""
-    if request.param == TEMPORAL:
-        yield engine
-        return
-    api = OutputApi(resolve_settings(ApiConfig(), {"OUTPUT_API_URL": bridge.url}))
-    try:
-        yield api
-    finally:
-        api.close()
 
 
 def dataset_project(project: Project, suffix: str) -> Path:

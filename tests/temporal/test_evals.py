@@ -16,44 +16,26 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 import yaml
 
-from runner.config import ApiConfig, EngineConfig
+from runner.config import EngineConfig
 from runner.datasets.read import Case, eval_input
 from runner.demo.processes import DevServer
 from runner.demo.worker.worker import BackgroundWorker
 from runner.engine import Engine, WorkflowResult
 from runner.errors import ApiError, NoSuchWorkflow
-from runner.output_api import OutputApi, resolve_settings
 from runner.temporal import TemporalEngine
-from tests.temporal.output_bridge import OutputBridge
+from tests.temporal.conftest import API, TEMPORAL
 from tests.temporal.support import REPO, Project, eventually, new_id, wait_closed
 
-API, TEMPORAL = "output-api", "temporal"
 DATASETS = REPO / "runner/demo/worker/src/workflows/blog_digest/tests/datasets"
 DATE = "2026-12-03T00:00:00.000Z"
 RUN_S = 30.0
 VALIDATION = 'Evaluator "mentions_topic" input validation failed: ✖ Invalid input: expected '
-
-
-@pytest.fixture(params=[API, TEMPORAL])
-def via(
-    request: pytest.FixtureRequest, engine: TemporalEngine, bridge: OutputBridge
-) -> Iterator[Engine]:
-    """The engine under test: the Output API (through the bridge) or Temporal itself."""
-    if request.param == TEMPORAL:
-        yield engine
-        return
-    api = OutputApi(resolve_settings(ApiConfig(), {"OUTPUT_API_URL": bridge.url}))
-    try:
-        yield api
-    finally:
-        api.close()
 
 
 def kind(via: Engine) -> str:
