@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import cases, fanout, idle, planning, reaction, startup, storm
+from bench import cases, fanout, faults, idle, planning, reaction, startup, storm
 from bench.common import REPO, Section, say
 from bench.report import load_average, plain, render
 
@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, Callable[[bool], Section]] = {
     "startup": startup.run,
     "fanout": fanout.run,
     "cases": cases.run,
+    "faults": faults.run,
 }
 
 

@@ -301,17 +301,21 @@ class Board:
         if tracker is None:
             return []
         declined = isinstance(error, SideEffectsDeclined)
-        tracker.job_back(dealt_with=declined)  # declined: deliberately not done, and said so
+        newer = tracker.job_back(dealt_with=declined)  # declined: deliberately not done
         said = self._failure(tracker, now, error)
-        if not self._rounds.member(serial):
-            return said
-        # A case of a fanned-out entry: its failure is a part of the entry's one summary,
-        # worded the same for every case that failed alike, so they are said together.
-        case = CaseDecided(tracker.label, None, None, _case_error(error))
-        summary, due = self._rounds.decided(serial, case, None)
-        if tracker.entry is None:
-            return said + self._round_end(due)
-        return self._round_done(summary, due)
+        # An edit made while the job was out is the "next change" the failed one waits for:
+        # it goes now (unless the failure set a time to try again).
+        again = newer and tracker.retry_at is None
+        if self._rounds.member(serial):
+            # A case of a fanned-out entry: its failure is a part of the entry's one summary,
+            # worded the same for every case that failed alike, so they are said together.
+            case = CaseDecided(tracker.label, None, None, _case_error(error))
+            summary, due = self._rounds.decided(serial, case, None)
+            if tracker.entry is None:
+                said += self._round_end(due)
+            else:
+                said = self._round_done(summary, due)
+        return said + (self._process(tracker, now) if again else [])
 
     def _failure(self, tracker: Tracker, now: float, error: RunnerError) -> list[Action]:
         label = tracker.label

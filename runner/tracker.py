@@ -168,9 +168,15 @@ class Tracker:
             ResetRun(self.serial, self.workflow, self.pin, self.changes(), dict(self.sent), dry_run)
         ]
 
-    def job_back(self, *, dealt_with: bool) -> None:
+    def job_back(self, *, dealt_with: bool) -> bool:
         """The job is back. What it carried is no longer pending if it was dealt with,
-        unless the file changed again meanwhile: then its newer content still waits."""
+        unless the file changed again meanwhile: then its newer content still waits. True
+        when something changed while the job was out (an edit the job did not carry)."""
+        newer = any(
+            rel not in self.sent or self.sent[rel] != digest
+            for files in self.pending.values()
+            for rel, digest in files.items()
+        )
         self.busy = False
         if dealt_with:
             for rule in list(self.pending):
@@ -181,6 +187,7 @@ class Tracker:
                 if not files:
                     del self.pending[rule]
         self.sent = {}
+        return newer
 
     def back_off(self, now: float) -> None:
         """The API could not be reached: try again later, waiting longer each time."""

@@ -386,6 +386,21 @@ def test_a_failed_reset_stays_pending_and_goes_with_the_next_edit() -> None:
     assert again.hashes == {NOTES: "n2", STEPS: "s2"}
 
 
+def test_an_edit_made_while_a_refused_reset_was_out_goes_at_once() -> None:
+    b = board(wait_worker=False)
+    started(b, "completed", "completed")
+    (run,) = only(b.edits(1.0, EDIT_WALL, {NOTES: "n2"}), ResetRun)
+    assert not only(b.edits(1.5, EDIT_WALL, {NOTES: "n3"}), ResetRun)  # one job at a time
+    lost = ResetOutcomeUnknown("the answer was lost; no run made by it", retryable=False)
+    failed = b.reset_failed(2.0, run.serial, lost)
+    # The edit made meanwhile is the next change the failed one waited for: it goes now.
+    (again,) = only(failed, ResetRun)
+    assert again.hashes == {NOTES: "n3"}
+    # A refusal with nothing newer still waits for the next edit.
+    refused = b.reset_failed(3.0, again.serial, ApiError("conflict", status=409))
+    assert not only(refused, ResetRun)
+
+
 def test_an_unreachable_api_retries_with_backoff_and_says_so_once() -> None:
     b = board(wait_worker=False)
     started(b, "completed", "completed")
