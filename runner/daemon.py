@@ -21,20 +21,19 @@ from pathlib import Path
 from runner import actions as t
 from runner.auditlog import AuditLog
 from runner.board import Board
-from runner.cases import Cases
-from runner.config import Config, load_config
+from runner.config import Config
 from runner.debounce import Burst, Debouncer
 from runner.effects import Effects
 from runner.engine import Engine
-from runner.errors import ConfigError, RunnerError
+from runner.errors import ConfigError
 from runner.iterations import Iterations
-from runner.paths import Contents, Matcher, WatchRoot
+from runner.paths import Contents
 from runner.recording import Recorder
 from runner.reports import Changed, ConfigReloaded, Notice, Ready, Reporter
 from runner.resetter import Resetter
 from runner.runs import CLOSED_HISTORIES, Runs
 from runner.state import StateStore
-from runner.watch import Watcher
+from runner.watched import Watched
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +86,8 @@ class Daemon:
         self.resetter = Resetter(engine, self.runs, AuditLog(config.state_dir))
         self._queue: queue.Queue[_Message] = queue.Queue()
         self._stop = threading.Event()
-        self._matcher = Matcher(config)
         self._debouncer = Debouncer(config.debounce_ms / 1000, options.max_hold_s)
-        self._contents = Contents(config.root)
-        self._watcher: Watcher | None = None
+        self._watched = Watched(config, Contents(config.root))  # the config's cases read
         self._folder_events = False
         self._last_wall = 0.0
         settings = t.Settings(
@@ -99,9 +96,7 @@ class Daemon:
             wait_worker=options.wait_worker and engine.watches_worker,
             worker_timeout_s=options.worker_timeout_s,
         )
-        self._cases = Cases(config)
-        self._case_warnings = self._cases.read()  # a case the config names must exist
-        self._board = Board(self._cases.slots(), self._matcher, settings)
+        self._board = Board(self._watched.slots(), self._watched.matcher, settings)
         self._keep_histories()
         self._effects = Effects(
             engine,
@@ -131,10 +126,10 @@ class Daemon:
 
     def run(self) -> None:
         """Watch until `stop()`. Raises only for problems that make watching impossible."""
-        self._say_all(self._case_warnings + self._contents.index(self._matcher.mapped_files()))
+        self._say_all(self._watched.index())
         release = None if self.options.dry_run else self.store.claim_watch()
         try:
-            self._watcher = self._start_watcher()
+            self._start_watcher()
             self._act(self._board.start())
             self._loop()
         finally:
@@ -144,8 +139,7 @@ class Daemon:
                 release()
 
     def _shutdown(self) -> None:
-        if self._watcher is not None:
-            self._watcher.stop()
+        self._watched.stop()
         self._effects.stop()
 
     # -- the loop -----------------------------------------------------------------------------
@@ -178,21 +172,11 @@ class Daemon:
 
     # -- files ------------------------------------------------------------------------------
 
-    def _start_watcher(self) -> Watcher:
-        watcher = Watcher(
-            self._roots(),
-            self._on_fs_event,
-            skip_dir=self._matcher.skip_dir,
-            on_overflow=lambda: self._queue.put(self._overflowed),
-            poll=self.options.poll,
-        )
-        watcher.start()
-        return watcher
+    def _start_watcher(self) -> None:
+        def overflowed() -> None:
+            self._queue.put(self._overflowed)
 
-    def _roots(self) -> list[WatchRoot]:
-        """The mapped files' folders, and the dataset folders (their cases are pinned)."""
-        datasets = [WatchRoot(f, tree=False) for f in self._cases.folders.values() if f.is_dir()]
-        return self._matcher.watch_roots() + datasets
+        self._watched.start(self._on_fs_event, overflowed, poll=self.options.poll)
 
     def _overflowed(self, now: float) -> list[t.Action]:
         self._debouncer.overflow(now)
@@ -200,32 +184,23 @@ class Daemon:
 
     def _on_fs_event(self, path: str, is_dir: bool) -> None:
         """Called on the watcher's thread: filter cheaply, then hand over to the loop."""
-        rel = self._matcher.relative(path)
-        if rel is None or (is_dir and self._matcher.skip_dir(path)):
-            return  # e.g. node_modules or .output-reset appearing: nothing of ours in there
-        if (
-            is_dir
-            or rel == self.config.path.name
-            or self._matcher.rules_for(rel)
-            or (rel in self._contents)
-            or self._cases.in_datasets(Path(path))
-        ):
+        if self._watched.wanted(path, is_dir):
             self._queue.put(_FsEvent(path, is_dir, self.clock(), time.time()))
 
     def _on_burst(self, burst: Burst, now: float) -> None:
-        rels = {r for p in burst.paths if (r := self._matcher.relative(p)) is not None}
+        watched = self._watched
+        rels = {r for p in burst.paths if (r := watched.matcher.relative(p)) is not None}
         reloaded = self.config.path.name in rels and self._reload(now)
-        if not reloaded and any(self._cases.in_datasets(Path(p)) for p in burst.paths):
+        if not reloaded and any(watched.cases.in_datasets(Path(p)) for p in burst.paths):
             self._reread_cases(now)
         # Lost events, a storm (git checkout), folders moved, or new watches after a config
         # change (events in between may be lost): trust nothing, re-check every mapped file.
-        if reloaded or burst.overflowed or burst.events > STORM_EVENTS or self._folder_events:
-            self._refresh_watches()
-            candidates = set(self._matcher.mapped_files()) | self._contents.known()
-        else:
-            candidates = {r for r in rels if self._matcher.rules_for(r) or r in self._contents}
+        distrust = burst.overflowed or burst.events > STORM_EVENTS or self._folder_events
+        if reloaded or distrust:
+            self._say_all([e for e in [self._watched.refresh()] if e], level="error")
+        candidates = self._watched.candidates(rels, everything=reloaded or distrust)
         self._folder_events = False
-        changed, warnings = self._contents.rehash(candidates)
+        changed, warnings = self._watched.contents.rehash(candidates)
         self._say_all(warnings)
         if changed:
             self.report(Changed(files=tuple(sorted(changed))))
@@ -234,50 +209,34 @@ class Daemon:
     def _reread_cases(self, now: float) -> None:
         """A dataset file changed: the cases it holds are pinned again (a new case gets its
         first run, an edited input a new run, a removed case is let go)."""
-        before = self._cases.slots()
         try:
-            self._say_all(self._cases.read())
+            warnings, changed = self._watched.reread_cases()
         except ConfigError as exc:
             self.report(Notice(f"{exc} (still using the previous cases)", level="error"))
             return
-        after = self._cases.slots()
-        if after != before:
-            self.report(Notice(f"datasets changed: {self._cases.count()} cases now", level="info"))
-            self._act(self._board.reconfigure(after, self._matcher, now))
+        self._say_all(warnings)
+        if changed:
+            count = self._watched.cases.count()
+            self.report(Notice(f"datasets changed: {count} cases now", level="info"))
+            self._act(self._board.reconfigure(self._watched.slots(), self._watched.matcher, now))
             self._keep_histories()
-
-    def _refresh_watches(self) -> None:
-        if self._watcher is None:
-            return
-        try:
-            self._watcher.refresh(self._roots())
-        except RunnerError as exc:
-            self.report(Notice(str(exc), level="error"))
 
     def _reload(self, now: float) -> bool:
         """Load the edited config; True when it changed and is now in use."""
         try:
-            fresh = load_config(self.config.path, shown_as=self.config.path.name)
+            fresh = self._watched.reload()
         except ConfigError as exc:
             self.report(Notice(f"{exc} (still using the previous config)", level="error"))
             return False
-        if fresh == self.config:
+        if fresh is None:
             return False
-        cases = Cases(fresh)
-        try:
-            warnings = cases.read()
-        except ConfigError as exc:
-            self.report(Notice(f"{exc} (still using the previous config)", level="error"))
-            return False
-        self.config, self._cases = fresh, cases
-        self._matcher = Matcher(fresh)
-        self._debouncer.quiet_s = fresh.debounce_ms / 1000
-        if self._watcher is not None:
-            self._watcher.stop()
-        self._watcher = self._start_watcher()
-        self._say_all(warnings + self._contents.index(self._matcher.mapped_files()))
-        self.report(ConfigReloaded(fresh.path.name))
-        self._act(self._board.reconfigure(cases.slots(), self._matcher, now))
+        self._watched.stop()
+        self.config, self._watched = fresh.config, fresh
+        self._debouncer.quiet_s = fresh.config.debounce_ms / 1000
+        self._start_watcher()
+        self._say_all(fresh.index())
+        self.report(ConfigReloaded(fresh.config.path.name))
+        self._act(self._board.reconfigure(fresh.slots(), fresh.matcher, now))
         self._keep_histories()
         return True
 
@@ -287,16 +246,18 @@ class Daemon:
         self._effects.carry(actions)
 
     def _announce(self) -> None:
-        watches = self._watcher.watches if self._watcher is not None else 0
+        watcher = self._watched.watcher
+        watches = watcher.watches if watcher is not None else 0
         runs = len(self._board.trackers)
-        self.report(Ready(len(self._contents), len(self.config.workflows), watches, runs))
+        self.report(Ready(len(self._watched.contents), len(self.config.workflows), watches, runs))
 
     def _baseline(self, action: t.PinRun) -> dict[str, str | None]:
         """A new pin's baseline: the content now of the files mapped to its workflow."""
-        return self._contents.hashes(
+        matcher = self._watched.matcher
+        return self._watched.contents.hashes(
             lambda rel: (
                 rel not in action.pending
-                and any(r.workflow == action.index for r in self._matcher.rules_for(rel))
+                and any(r.workflow == action.index for r in matcher.rules_for(rel))
             )
         )
 
@@ -304,9 +265,9 @@ class Daemon:
         """Each pin's closed history and the one before it stay read (20 cases: 40)."""
         self.runs.keep = max(CLOSED_HISTORIES, 2 * len(self._board.trackers))
 
-    def _say_all(self, warnings: list[str]) -> None:
+    def _say_all(self, warnings: list[str], level: str = "warning") -> None:
         for warning in warnings:
-            self.report(Notice(warning))
+            self.report(Notice(warning, level=level))
 
 
 def _recorder(config: Config) -> Recorder:

@@ -45,6 +45,7 @@ ORDER = (
     "cases",
     "paths",
     "watch",
+    "watched",
     "pidlock",
     "state",
     "auditlog",
