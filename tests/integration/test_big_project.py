@@ -235,6 +235,20 @@ def test_status_lists_every_entry(served: tuple[Path, FakeOutputApi]) -> None:
     ]
 
 
+def test_status_shows_a_child_s_steps_where_the_parent_started_it(
+    served: tuple[Path, FakeOutputApi],
+) -> None:
+    project, _ = served
+    shown = run_cli("status", cwd=project).stdout
+    rows = shown.split("publish_post-1  run ")[1].split("\nquick_reply-1")[0].splitlines()[1:]
+    assert [row.split()[1] for row in rows] == [
+        "prepare_post",
+        "generate_image",
+        "publish",
+        "send_notification",
+    ]
+
+
 def test_plan_of_a_prompt_names_the_one_workflow_and_its_reset_point(
     served: tuple[Path, FakeOutputApi],
 ) -> None:
