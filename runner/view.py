@@ -23,7 +23,7 @@ from rich.text import Text
 
 from runner import reports as d
 from runner.jsonlines import event_json
-from runner.wording import compared_lines, lines
+from runner.wording import compared_lines, count, lines
 
 
 class PlainView:
@@ -202,7 +202,8 @@ class _Cases:
 
     def summary(self) -> list[str]:
         return [
-            f"  {case}: {len(self.done_steps[case])} steps run, {self.ended.get(case, '?')}"
+            f"  {case}: {count(len(self.done_steps[case]), 'step')} run, "
+            f"{self.ended.get(case, '?')}"
             + (f" ({self.failed[case]} failed)" if case in self.failed else "")
             for case in self.rerun
         ]

@@ -290,14 +290,37 @@ def _step_table(
         files_by_step.setdefault(rule.step.rpartition("#")[2], []).append(label)
     rows: list[dict[str, Any]] = []
     named = set(files_by_step)
-    for run, child in [(history, None), *((c, c.workflow_type) for c in children.values())]:
-        for name in run.steps_in_order():
-            if child is None or name in named:
-                rows.append(_step_row(name, run, files_by_step.get(name, []), child))
-                named.discard(name)
+    shown: set[str] = set()
+    for name, run, child in _run_order(history, children):
+        if name not in shown and (child is None or name in named):
+            rows.append(_step_row(name, run, files_by_step.get(name, []), child))
+            named.discard(name)
+            shown.add(name)
     for name in sorted(named):
         rows.append({"step": name, "state": "not run", "runs": 0, "files": files_by_step[name]})
     return rows
+
+
+def _run_order(
+    history: RunHistory, children: dict[str, RunHistory]
+) -> list[tuple[str, RunHistory, str | None]]:
+    """(step, the run that ran it, its child workflow type) in the order the run reached them:
+    a child's steps where its parent started it."""
+    found: list[tuple[str, RunHistory, str | None]] = []
+
+    def walk(run: RunHistory, child: str | None, depth: int) -> None:
+        marks: list[tuple[int, str, str | None]] = [
+            (a.scheduled_id, a.step, None) for a in run.activities if not a.internal
+        ]
+        marks += [(c.initiated_id, c.workflow_id, c.workflow_type) for c in run.children]
+        for _, name, started in sorted(marks, key=lambda mark: mark[0]):
+            if started is None:
+                found.append((name, run, child))
+            elif name in children and depth < len(children):
+                walk(children[name], started, depth + 1)
+
+    walk(history, None, 0)
+    return found
 
 
 def _step_row(name: str, run: RunHistory, files: list[str], child: str | None) -> dict[str, Any]:

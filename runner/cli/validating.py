@@ -129,18 +129,23 @@ def _step_problems(resetter: Resetter, workflow: WorkflowConfig, shown: str) -> 
             f"{history.parent_id}: a reset re-runs it alone and {history.parent_id} keeps its "
             f"result; map these files under the entry of {history.parent_id} instead"
         )
-    known = set(history.steps_in_order())
-    for child in children.values():
-        known |= set(child.steps_in_order())
+    runs = [history, *children.values()]
+    known = {step for run in runs for step in run.steps_in_order()}
+    # A `child#step` is matched whole (as the planner does): its child part must be right too.
+    types = {a.activity_type for run in runs for a in run.activities if not a.internal}
     where = "has not reached it yet" if not history.closed else "never ran it"
     run = f"run {pin.run_id} of {pin.workflow_id} (the run {where})"
     problems: list[str] = []
 
     def unknown(name: str, what: str, line: int) -> None:
-        bare = name.rpartition("#")[2]
-        if bare in known or history.occurrences(name):
+        if "#" in name:
+            if name in types:
+                return
+            close = difflib.get_close_matches(name, sorted(types), n=1)
+        elif name in known:
             return
-        close = difflib.get_close_matches(bare, sorted(known), n=1)
+        else:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
         hint = f'; did you mean "{close[0]}"?' if close else ""
         problems.append(f'{shown}:{line}: {what}: step "{name}" is not in {run}{hint}')
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Literal
 
 from rich.console import Console
+from rich.table import Table
 
 from runner import reports as d
 from runner.compare import RESULT, OutputDiff
+from runner.history import Activity
 from runner.pins import Pin
 from runner.plan import plan
 from runner.reports import Outcome
@@ -340,3 +343,74 @@ def test_watch_json_writes_the_whole_matrix_as_one_evaluated_event() -> None:
         ("b", "pass", "partial", "improved"),
     ]
     assert event["cases"][0]["evaluators"]["e"]["change"] == "regressed"
+
+
+def step_done(case: str, step: str, outcome: Literal["completed", "failed"]) -> d.StepDone:
+    activity = Activity(
+        scheduled_id=5,
+        activity_type=f"probe_three#{step}",
+        activity_id="2",
+        scheduled_by=4,
+        scheduled_at=None,
+        outcome=outcome,
+    )
+    return d.StepDone(f"wf-case-{case}", f"new-{case}", activity, case=case)
+
+
+def rendered(renderable: Table) -> str:
+    buffer = io.StringIO()
+    Console(file=buffer, force_terminal=True, no_color=True, width=120).print(renderable)
+    return buffer.getvalue()
+
+
+def test_live_view_of_a_fan_out_has_a_row_per_case_with_its_steps_done() -> None:
+    reset = plan([change("draftOutline")], history_from("1-06"))
+    assert reset.rerun == ("draftOutline", "polishDraft")
+    view = LiveView(verbose=False)
+    buffer = io.StringIO()
+    view._console = Console(file=buffer, force_terminal=True, width=120)  # a terminal in memory
+
+    def outcome(case: str) -> Outcome:
+        return Outcome(decision=reset, pin=PIN, new_run_id=f"new-{case}", reason="r")
+
+    view.report(
+        d.CasesDecided(
+            "wf",
+            (
+                d.CaseDecided("wf/basic", reset, outcome("basic")),
+                d.CaseDecided("wf/long", reset, outcome("long")),
+                d.CaseDecided("wf/empty", None, None, error="still running"),
+            ),
+        )
+    )
+    cases = view._cases
+    assert cases is not None
+    view.report(step_done("basic", "draftOutline", "completed"))
+    view.report(step_done("long", "draftOutline", "completed"))
+    view.report(step_done("basic", "polishDraft", "completed"))
+    rows = rendered(cases.table()).splitlines()
+    assert [row.split() for row in rows] == [
+        ["basic", "2/2", "steps", "running"],
+        ["long", "1/2", "steps", "running", "polishDraft"],
+    ]
+    view.report(d.RunFinished("wf-case-basic", "new-basic", "completed", 1.0, case="basic"))
+    view.report(step_done("long", "polishDraft", "failed"))
+    rows = rendered(cases.table()).splitlines()
+    assert [row.split() for row in rows] == [
+        ["basic", "2/2", "steps", "✓", "completed"],
+        ["long", "1/2", "steps", "✗", "polishDraft", "failed"],
+    ]
+    assert view._live is not None  # still live: long has not ended
+    view.report(d.RunFinished("wf-case-long", "new-long", "failed", 1.0, case="long"))
+    assert view._live is None
+    assert view._cases is None
+    view.close()
+    out = buffer.getvalue()
+    summary = [line.split(" ", 1)[1] for line in out.splitlines() if ": " in line][-2:]
+    assert summary == [
+        "  basic: 2 steps run, completed",
+        "  long: 1 step run, failed (polishDraft failed)",
+    ]
+    # Drawn on the terminal as the live view stopped: the rows as the last update left them.
+    assert "  basic  2/2 steps  " in out
+    assert "  long   1/2 steps  " in out
