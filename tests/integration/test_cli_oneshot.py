@@ -221,3 +221,50 @@ def test_log_says_no_reset_once(
     assert code == 0
     (line,) = out.splitlines()
     assert line.count("no reset") == 1
+
+
+# -- small promises of the hardening issue -----------------------------------------------------
+
+
+def test_log_and_status_skip_a_bad_byte_in_the_audit_log_with_one_warning(
+    tmp_path: Path, fake: FakeOutputApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started(fake)
+    config = project(tmp_path, fake, probe_entry())
+    code, _, err = run_main(["reset", "--step", "extractTopics", "-c", str(config)], capsys)
+    assert code == 0, err
+    with (tmp_path / ".output-reset" / "resets.jsonl").open("ab") as log:
+        log.write(b"\xff\xfe not json\n")
+    code, out, err = run_main(["log", "-c", str(config)], capsys)
+    assert code == 0
+    assert len(out.splitlines()) == 1  # the good entry
+    assert err.count("warning: ") == 1
+    assert "skipped" in err
+    code, out, err = run_main(["status", "-c", str(config)], capsys)
+    assert code == 0, err
+
+
+def test_a_one_shot_reset_whose_answer_is_lost_does_not_promise_a_pending_change(
+    tmp_path: Path, fake: FakeOutputApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started(fake)
+    config = project(tmp_path, fake, probe_entry())
+    fake.inject("POST", r"/reset$", status=500, body={"error": "Error", "message": "boom"})
+    code, _, err = run_main(["reset", "--step", "extractTopics", "-c", str(config)], capsys)
+    assert code == 1
+    assert "it may have happened" in err
+    assert "stays pending" not in err  # nothing waits: a one-shot command has no next edit
+    assert "Traceback" not in err
+
+
+def test_a_rule_repeated_by_a_yaml_alias_is_warned_about_once(
+    tmp_path: Path, fake: FakeOutputApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    entry = (
+        "  - id: a-1\n    rules:\n      - &ghost\n        files: prompts/ghost.prompt\n"
+        "        rerun: draftOutline\n      - *ghost\n"
+    )
+    config = project(tmp_path, fake, entry)
+    code, _, err = run_main(["validate", "--offline", "-c", str(config)], capsys)
+    assert code == 0, err
+    assert err.count("matches no file yet") == 1

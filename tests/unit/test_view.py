@@ -69,6 +69,15 @@ def test_the_cases_line_leads_with_the_files_then_the_cases_that_share_a_decisio
     )
 
 
+def test_a_reset_to_a_workflow_task_says_the_event_once() -> None:
+    # Temporal engine, a step with nothing before it: the reset goes to a workflow task.
+    decision = plan([change("childStep")], history_from("4-04"), by_event=True)
+    outcome = Outcome(decision=decision, pin=PIN, new_run_id="new-1", reason="r")
+    assert decision_line("wf", decision, outcome) == (
+        "wf: prompts/childStep.prompt changed: reset to event 4; new run new-1"
+    )
+
+
 def test_dry_run_and_fresh_run_lines() -> None:
     fresh = plan([change("sumValues")], history_from("5-02"))
     assert decision_line("nt", fresh, None) == (
