@@ -110,7 +110,7 @@ def diff_lines(
     for change, names in groups.items():
         how = "changed" if len(names) == 1 else "changed the same way"
         if shown is not None and change in shown:
-            lines.append(f"  {joined(names)} {how} as in {shown[change]}")
+            lines.append(f"  {joined(names)} changed as in {shown[change]}")
             continue
         if shown is not None and report.case:
             shown[change] = report.case
