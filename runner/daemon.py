@@ -190,8 +190,13 @@ class Daemon:
         return watcher
 
     def _roots(self) -> list[WatchRoot]:
-        """The mapped files' folders, and the dataset folders (their cases are pinned)."""
-        datasets = [WatchRoot(f, tree=False) for f in self._cases.folders.values() if f.is_dir()]
+        """The mapped files' folders, and the dataset folders (their cases are pinned); a
+        dataset folder that is gone is watched for through its nearest folder still there, so
+        that its return is a folder event (then the watches are refreshed, the cases read)."""
+        datasets = [
+            WatchRoot(_nearest_folder(f, self.config.root), tree=False)
+            for f in self._cases.folders.values()
+        ]
         return self._matcher.watch_roots() + datasets
 
     def _overflowed(self, now: float) -> list[t.Action]:
@@ -215,12 +220,17 @@ class Daemon:
     def _on_burst(self, burst: Burst, now: float) -> None:
         rels = {r for p in burst.paths if (r := self._matcher.relative(p)) is not None}
         reloaded = self.config.path.name in rels and self._reload(now)
-        if not reloaded and any(self._cases.in_datasets(Path(p)) for p in burst.paths):
-            self._reread_cases(now)
         # Lost events, a storm (git checkout), folders moved, or new watches after a config
         # change (events in between may be lost): trust nothing, re-check every mapped file.
-        if reloaded or burst.overflowed or burst.events > STORM_EVENTS or self._folder_events:
+        distrust = burst.overflowed or burst.events > STORM_EVENTS or self._folder_events
+        if reloaded or distrust:
             self._refresh_watches()
+        # After the refresh: a dataset file written in a folder made before it was watched.
+        if not reloaded and (
+            distrust or any(self._cases.in_datasets(Path(p)) for p in burst.paths)
+        ):
+            self._reread_cases(now)
+        if reloaded or distrust:
             candidates = set(self._matcher.mapped_files()) | self._contents.known()
         else:
             candidates = {r for r in rels if self._matcher.rules_for(r) or r in self._contents}
@@ -307,6 +317,13 @@ class Daemon:
     def _say_all(self, warnings: list[str]) -> None:
         for warning in warnings:
             self.report(Notice(warning))
+
+
+def _nearest_folder(folder: Path, root: Path) -> Path:
+    """`folder`, or its nearest parent that exists (at most `root`)."""
+    while not folder.is_dir() and folder != root and folder.is_relative_to(root):
+        folder = folder.parent
+    return folder
 
 
 def _recorder(config: Config) -> Recorder:

@@ -5,6 +5,7 @@ watching re-pins its cases; faults in the middle of a fan-out."""
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -374,3 +375,34 @@ def test_no_eval_workflow_is_said_once_with_how_to_add_one_and_the_diffs_still_s
     )
     assert later.message == "probe_three: no probe_three_eval to judge the outputs"
     assert {c.case for c in compared} == set(CASES)
+
+
+def test_the_datasets_folder_deleted_then_made_again_is_read_again(
+    tmp_path: Path, fake: FakeOutputApi
+) -> None:
+    # As `git checkout` of a branch without the folder, then back: once the folder is gone,
+    # nothing watched it any more, and its return went unseen (its cases never pinned again).
+    config = project(tmp_path)
+    for case, text in CASES.items():
+        case_ran(fake, case, text)
+    folder = tmp_path / WORKFLOW / "tests" / "datasets"
+    engine = api(fake)
+    try:
+        with Running(config, engine, Options(wait_worker=False)) as running:
+            for _ in CASES:
+                running.wait_for(Pinned)
+            shutil.rmtree(folder.parent)
+            gone = notice(running, "datasets changed")
+            folder.mkdir(parents=True)
+            (folder / "cases.yml").write_text(dataset(CASES))
+            back = notice(running, "datasets changed")
+            pinned = [running.wait_for(Pinned) for _ in CASES]
+            (tmp_path / POLISH).write_text("<user>polish v2</user>\n")
+            summary = running.wait_for(CasesDecided, timeout=10)
+    finally:
+        engine.close()
+    assert gone.message == "datasets changed: 0 cases now"
+    assert back.message == "datasets changed: 3 cases now"
+    assert {p.label for p in pinned} == {f"probe_three/{case}" for case in CASES}
+    assert len(summary.cases) == 3
+    assert starts(fake) == []  # the cases' runs were found again, none started
