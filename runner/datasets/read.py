@@ -79,7 +79,9 @@ def datasets_in(folder: Path, root: Path) -> Datasets:
     datasets = folder / DATASETS
     cases: list[Case] = []
     problems: list[str] = []
-    for path in _dataset_files(datasets):
+    files, unusable = _dataset_files(datasets)
+    problems += [f"{_shown(path, root)}: cannot read it ({why})" for path, why in unusable]
+    for path in files:
         shown = _shown(path, root)
         try:
             found = _cases_of(path, shown, problems)
@@ -140,15 +142,26 @@ def _cases_of(path: Path, shown: str, problems: list[str]) -> list[Case]:
     return cases
 
 
-def _dataset_files(folder: Path) -> list[Path]:
+def _dataset_files(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The dataset files, and the entries named so that cannot be told apart from one (a
+    link that loops, or points where it may not look), with why. A folder or a pipe named
+    x.yml is not a file: passed over, as Output's CLI does."""
+    found: list[Path] = []
+    unusable: list[tuple[Path, str]] = []
     try:
         with os.scandir(folder) as entries:
-            found = [
-                Path(e.path) for e in entries if e.name.endswith((".yml", ".yaml")) and e.is_file()
-            ]
+            for entry in entries:
+                if not entry.name.endswith((".yml", ".yaml")):
+                    continue
+                try:
+                    if entry.is_file():
+                        found.append(Path(entry.path))
+                except OSError as exc:  # is_file follows a link: ELOOP, EACCES
+                    unusable.append((Path(entry.path), _why(exc)))
     except OSError:
-        return []
-    return sorted(found, key=lambda p: p.name.encode())  # libuv's readdir order: bytes
+        return [], []
+    # libuv's readdir order: bytes
+    return sorted(found, key=lambda p: p.name.encode()), sorted(unusable)
 
 
 def _workflow_files(top: Path) -> Iterator[Path]:

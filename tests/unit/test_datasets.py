@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from runner.datasets import eval_input, read_datasets, workflow_folder
@@ -87,6 +88,25 @@ def test_a_broken_file_is_one_line_and_the_other_cases_still_count(tmp_path: Pat
         "src/workflows/simple/tests/datasets/c.yml: not a dataset file (the top level must map "
         "case names to cases)",
         'src/workflows/simple/tests/datasets/d.yml: case "good" is also in another file; ignored',
+    )
+
+
+def test_a_symlink_loop_or_a_fifo_among_the_files_leaves_the_other_files_cases(
+    tmp_path: Path,
+) -> None:
+    # A link that loops made the whole folder unreadable: every case of every file was
+    # dropped, and nothing said why.
+    folder = workflow(tmp_path, "src/workflows/simple", "simple")
+    datasets(folder, {"a.yml": "good:\n  input: {values: [1]}\n"})
+    target = folder / "tests" / "datasets"
+    (target / "loop.yml").symlink_to("loop.yml")
+    (target / "folder.yml").mkdir()
+    os.mkfifo(target / "pipe.yml")
+    read = read_datasets(tmp_path, "simple")
+    assert read.names() == ["good"]
+    assert read.problems == (
+        "src/workflows/simple/tests/datasets/loop.yml: cannot read it (Too many levels of "
+        "symbolic links)",
     )
 
 
