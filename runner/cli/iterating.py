@@ -203,7 +203,7 @@ def restore(
     """Write the mapped files back to their text at iteration N (the newest text recorded at
     or before N), so that a running watch resets as for any edit. Only files the config maps,
     and only those that differ now."""
-    from runner.atomic import write_atomically
+    from runner.atomic import check_writable, write_atomically
     from runner.iterations import Iterations, file_hashes_at
 
     setup_logging(False)
@@ -222,6 +222,13 @@ def restore(
         if not typer.confirm(f"Restore {file_list(paths)} as at #{number}?"):
             typer.echo("Nothing written.")
             raise typer.Exit(1)
+    for path in paths:  # all or none: a file that may not be written stops them all
+        try:
+            check_writable(cfg.root / path)
+        except OSError as exc:
+            raise RunnerError(
+                f"cannot write {shown(path)}: {exc.strerror or exc}; nothing written"
+            ) from None
     for path, data in wanted.items():
         try:
             write_atomically(cfg.root / path, data)

@@ -27,6 +27,18 @@ def test_an_atomic_write_replaces_the_file_and_keeps_its_mode(tmp_path: Path) ->
     assert sorted(p.name for p in tmp_path.iterdir()) == ["draft.prompt"]
 
 
+def test_a_read_only_file_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    # The rename went through a file's read-only bits (even as root, a plain write is not
+    # refused): save-datasets and restore overwrote a file the user had made read-only.
+    target = tmp_path / "cases.yml"
+    target.write_text("v1\n")
+    target.chmod(0o444)
+    with pytest.raises(PermissionError):
+        write_atomically(target, b"v2\n")
+    assert target.read_text() == "v1\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cases.yml"]
+
+
 def test_an_atomic_write_through_a_symlink_writes_its_target(tmp_path: Path) -> None:
     (tmp_path / "real.prompt").write_text("v1\n")
     link = tmp_path / "link.prompt"
