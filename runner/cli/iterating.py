@@ -211,7 +211,9 @@ def restore(
     store = Iterations(cfg.state_dir)
     records = store.read()
     _iteration(records, number)
-    wanted = _restorable(cfg, store, file_hashes_at(records, number))
+    wanted, lost = _restorable(cfg, store, file_hashes_at(records, number))
+    if not wanted and lost:
+        raise RunnerError(f"nothing restored: the text of {file_list(lost)} at #{number} is lost")
     if not wanted:
         typer.echo(f"Nothing to restore: the files already have their text of #{number}.")
         return
@@ -237,14 +239,18 @@ def restore(
         typer.echo(f"wrote {shown(path)}")
 
 
-def _restorable(cfg: Config, store: Iterations, hashes: dict[str, str | None]) -> dict[str, bytes]:
+def _restorable(
+    cfg: Config, store: Iterations, hashes: dict[str, str | None]
+) -> tuple[dict[str, bytes], list[str]]:
     """The text to write for each recorded file that the config maps and whose content
-    differs now; a note for each file left as it is."""
+    differs now, and the files that differ but whose text is not kept; a note for each file
+    left as it is."""
     from runner.datasets import is_dataset_file
     from runner.paths import Matcher
 
     matcher = Matcher(cfg)
     wanted: dict[str, bytes] = {}
+    lost: list[str] = []
     for path, kept in sorted(hashes.items()):
         if not matcher.rules_for(path):
             warn(f"{shown(path)}: no rule in {cfg.path.name} maps it now; left as it is")
@@ -256,9 +262,10 @@ def _restorable(cfg: Config, store: Iterations, hashes: dict[str, str | None]) -
             data = store.blob(kept)
             if data is None:
                 warn(f"{shown(path)}: its text is not kept any more; left as it is")
+                lost.append(path)
             else:
                 wanted[path] = data
-    return wanted
+    return wanted, lost
 
 
 def _current(path: Path) -> str | None:

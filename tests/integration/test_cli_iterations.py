@@ -480,3 +480,20 @@ def test_restore_with_a_read_only_file_writes_none_of_them(
     assert err == "error: cannot write prompts/tone.prompt: Permission denied; nothing written\n"
     assert (tmp_path / "prompts/draft.prompt").read_text() == "Sum all.\n"
     assert (tmp_path / "prompts/tone.prompt").read_text() == "Be long.\n"
+
+
+def test_restore_whose_text_is_lost_says_nothing_was_restored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It said "the files already have their text of #1" (exit 0) when that text was gone.
+    config = project(tmp_path)
+    three_iterations(tmp_path)
+    for blob in (tmp_path / ".output-reset" / "objects").iterdir():
+        blob.unlink()
+    code, out, err = run_main(["restore", "1", "--yes", "-c", str(config)], capsys)
+    assert (code, out) == (1, "")
+    assert err == (
+        "warning: prompts/draft.prompt: its text is not kept any more; left as it is\n"
+        "error: nothing restored: the text of prompts/draft.prompt at #1 is lost\n"
+    )
+    assert (tmp_path / "prompts/draft.prompt").read_text() == "Sum them.\n"
