@@ -10,6 +10,7 @@ import contextlib
 import errno
 import os
 import stat
+import threading
 from pathlib import Path
 
 
@@ -20,7 +21,9 @@ def write_atomically(path: Path, data: bytes, *, durable: bool = True) -> None:
     `chmod a-w` leaves it, or none for us) is refused as an editor refuses it, although the
     rename would go through. Raises OSError; the temp file is gone by then.
 
-    The temp file is `.<name>.<pid>.tmp`, a name the watcher ignores (`*.tmp`)."""
+    The temp file is `.<name>.<pid>.<thread>.tmp`, a name the watcher ignores (`*.tmp`), one
+    per writer: two threads keeping one blob at once must not share it (the second truncated
+    the first's, whose rename then failed)."""
     target = Path(os.path.realpath(path)) if path.is_symlink() else path
     try:
         mode: int | None = stat.S_IMODE(target.stat().st_mode)
@@ -28,7 +31,7 @@ def write_atomically(path: Path, data: bytes, *, durable: bool = True) -> None:
         mode = None
     if mode is not None and not _may_write(target, mode):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         with tmp.open("wb") as handle:
             handle.write(data)
