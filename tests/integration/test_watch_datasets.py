@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from runner.compare import MISSING
 from runner.daemon import Options
 from runner.evals import verdict_line
 from runner.iterations import Iterations
+from runner.recording import Recorder
 from runner.reports import (
     CasesDecided,
     Evaluated,
@@ -406,3 +410,53 @@ def test_the_datasets_folder_deleted_then_made_again_is_read_again(
     assert {p.label for p in pinned} == {f"probe_three/{case}" for case in CASES}
     assert len(summary.cases) == 3
     assert starts(fake) == []  # the cases' runs were found again, none started
+
+
+def test_iterations_are_numbered_in_the_order_of_the_saves_whatever_ends_first(
+    tmp_path: Path, fake: FakeOutputApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each save's evals, then its record, ran on a job thread of its own: the number went to
+    # whichever record took the lock first. Here the first save's record is held until the
+    # second's is done (or 2 s have passed): the second save became iteration #1, and
+    # `restore 1` brought back the wrong text.
+    fake.define_eval(
+        "probe_three_eval", [Evaluator("long_enough", long_enough, Interpret.boolean())]
+    )
+    config = project(tmp_path)
+    for case, text in CASES.items():
+        case_ran(fake, case, text)
+    real_record = Recorder.record
+    second_done = threading.Event()
+    calls: list[str] = []
+
+    def record(self: Recorder, iteration: Any, *args: Any) -> Any:
+        calls.append("record")
+        if len(calls) == 1:
+            second_done.wait(2.0)
+        try:
+            return real_record(self, iteration, *args)
+        finally:
+            if len(calls) > 1:
+                second_done.set()
+
+    monkeypatch.setattr(Recorder, "record", record)
+    engine = api(fake)
+    try:
+        with Running(config, engine, Options(wait_worker=False)) as running:
+            running.wait_for(Evaluated, timeout=15)
+            rounds = []
+            for text in ("<user>polish v2</user>\n", "<user>polish v3</user>\n"):
+                (tmp_path / POLISH).write_text(text)
+                running.wait_for(CasesDecided, timeout=10)
+                rounds.append({e.run_id for e in finished(running, 3)})
+            kept = [running.wait_for(Recorded, timeout=15) for _ in range(2)]
+    finally:
+        engine.close()
+    store = Iterations(tmp_path / ".output-reset")
+    records = store.read()
+    assert [k.n for k in kept] == [r["n"] for r in records] == [1, 2]
+    assert [store.text(r["files"][0]["hash"]) for r in records] == [
+        "<user>polish v2</user>\n",
+        "<user>polish v3</user>\n",
+    ]
+    assert [{c["newRunId"] for c in r["cases"]} for r in records] == rounds
