@@ -428,8 +428,9 @@ class Board:
             before.workflow, before.index, before.pending = workflow, slot.index, {}
             before.entry = slot.entry if slot.fanned else None
             self.trackers.append(before)
-        self._rounds.forget({t.serial for t in old.values()})
         actions: list[Action] = [StopFollowing(t.serial) for t in old.values() if t.following]
+        for summary, due in self._rounds.forget({t.serial for t in old.values()}):
+            actions += self._round_done(summary, due)
         for tracker in self.trackers:
             for rel, digest in carried.items():
                 for rule in tracker.rules_for(routes, rel):

@@ -460,3 +460,34 @@ def test_iterations_are_numbered_in_the_order_of_the_saves_whatever_ends_first(
         "<user>polish v3</user>\n",
     ]
     assert [{c["newRunId"] for c in r["cases"]} for r in records] == rounds
+
+
+def test_a_case_removed_from_the_dataset_while_its_reset_is_under_way_leaves_the_round_whole(
+    tmp_path: Path, fake: FakeOutputApi
+) -> None:
+    # The round waited for the removed case forever: no summary, no evals, and the save was
+    # never kept as an iteration.
+    config = project(tmp_path)
+    for case, text in CASES.items():
+        case_ran(fake, case, text)
+    fake.inject_delay("POST", r"/workflow/probe_three-case-short/runs/[^/]+/reset$", 1.0)
+    engine = api(fake)
+    try:
+        with Running(config, engine, Options(wait_worker=False)) as running:
+            for _ in CASES:
+                running.wait_for(Pinned)
+            (tmp_path / POLISH).write_text("<user>polish v2</user>\n")
+            fake.wait_for_request(lambda r: "case-short" in r.path and r.path.endswith("/reset"))
+            file = tmp_path / WORKFLOW / "tests" / "datasets" / "cases.yml"
+            file.write_text(dataset({k: v for k, v in CASES.items() if k != "short"}))
+            summary = running.wait_for(CasesDecided, timeout=10)
+            kept = running.wait_for(Recorded, timeout=10)
+    finally:
+        engine.close()
+    assert [c.label for c in summary.cases] == ["probe_three/basic", "probe_three/long"]
+    (record,) = Iterations(tmp_path / ".output-reset").read()
+    assert kept.n == record["n"] == 1
+    assert [(c["case"], c["status"]) for c in record["cases"]] == [
+        ("basic", "completed"),
+        ("long", "completed"),
+    ]
