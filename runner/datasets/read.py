@@ -133,6 +133,8 @@ def _cases_of(path: Path, shown: str, problems: list[str]) -> list[Case]:
         raise _Unusable(f"{shown}{where}: not a dataset file ({_one_line(str(problem))})") from None
     if not isinstance(document, dict):
         raise _Unusable(f"{shown}: not a dataset file (the top level must map case names to cases)")
+    for name in _written_twice(text, len(document)):
+        problems.append(f'{shown}: case "{name}" is in it twice; the last one counts')
     cases: list[Case] = []
     for name, body in document.items():
         if not isinstance(body, dict) or not isinstance(body.get("input"), dict):
@@ -140,6 +142,15 @@ def _cases_of(path: Path, shown: str, problems: list[str]) -> list[Case]:
             continue
         cases.append(Case(name=str(name), input=body["input"], body=body, source=path))
     return cases
+
+
+def _written_twice(text: str, kept: int) -> list[str]:
+    """The case names written more than once at the top level (yaml keeps the last)."""
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if not isinstance(root, yaml.MappingNode) or len(root.value) == kept:
+        return []
+    names = [str(key.value) for key, _ in root.value]
+    return list(dict.fromkeys(n for i, n in enumerate(names) if n in names[:i]))
 
 
 def _dataset_files(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:

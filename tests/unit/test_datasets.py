@@ -110,6 +110,19 @@ def test_a_symlink_loop_or_a_fifo_among_the_files_leaves_the_other_files_cases(
     )
 
 
+def test_a_case_name_twice_in_one_file_is_said(tmp_path: Path) -> None:
+    # The second silently won (the first one's input was never run), and save-datasets then
+    # refused the file as "not a dataset file".
+    folder = workflow(tmp_path, "src/workflows/simple", "simple")
+    datasets(folder, {"a.yml": "x:\n  input: {n: 1}\ny:\n  input: {n: 2}\nx:\n  input: {n: 3}\n"})
+    read = read_datasets(tmp_path, "simple")
+    assert read.names() == ["x", "y"]
+    assert read.cases[0].input == {"n": 3}
+    assert read.problems == (
+        'src/workflows/simple/tests/datasets/a.yml: case "x" is in it twice; the last one counts',
+    )
+
+
 def test_no_folder_is_one_problem(tmp_path: Path) -> None:
     read = read_datasets(tmp_path, "ghost")
     assert read.cases == ()
