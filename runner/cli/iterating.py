@@ -37,15 +37,20 @@ def timeline(iterations: list[dict[str, Any]], resets: list[dict[str, Any]]) -> 
 
 def iteration_line(record: dict[str, Any]) -> str:
     when = str(record.get("time", ""))[:19].replace("T", " ")
-    cases = [c for c in record.get("cases") or [] if isinstance(c, dict)]
+    cases = _dicts(record.get("cases"))
     unfinished = sum(1 for c in cases if c.get("status") != "completed")
     ran = plural(len(cases), "case") + (f" ({unfinished} did not complete)" if unfinished else "")
     verdicts = record.get("eval")
     line = verdicts.get("line") if isinstance(verdicts, dict) else None
-    files = file_list([str(f.get("path")) for f in record.get("files") or []])
+    files = file_list([str(f.get("path")) for f in _dicts(record.get("files"))])
     return (
         f"{when}  #{record['n']}  {record.get('workflow')}  {ran}  {line or 'no eval'}  ({files})"
     )
+
+
+def _dicts(items: Any) -> list[dict[str, Any]]:
+    """The objects of a record's list (a hand-edited or damaged record may hold anything)."""
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
 
 
 # -- compare -----------------------------------------------------------------------------------

@@ -497,3 +497,18 @@ def test_restore_whose_text_is_lost_says_nothing_was_restored(
         "error: nothing restored: the text of prompts/draft.prompt at #1 is lost\n"
     )
     assert (tmp_path / "prompts/draft.prompt").read_text() == "Sum them.\n"
+
+
+def test_log_of_a_record_whose_lists_are_damaged_shows_what_it_can(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A record with `files` that is not a list of objects (hand-edited, or from another
+    # version) made log end on a traceback (exit 3).
+    config = project(tmp_path)
+    three_iterations(tmp_path)
+    with (tmp_path / ".output-reset" / "iterations.jsonl").open("a") as log:
+        log.write('{"n": 4, "time": "2026-12-03T09:20:00.000Z", "workflow": "simple", ')
+        log.write('"files": "prompts/draft.prompt", "cases": [null, 1], "eval": "pass"}\n')
+    code, out, err = run_main(["log", "-c", str(config)], capsys)
+    assert (code, err) == (0, "")
+    assert out.splitlines()[-1] == "2026-12-03 09:20:00  #4  simple  0 cases  no eval  ()"
