@@ -47,6 +47,7 @@ from runner.plan import Decision
 from runner.reports import (
     CaseDecided,
     CasesDecided,
+    Changed,
     Decided,
     Notice,
     Outcome,
@@ -129,9 +130,16 @@ class Board:
         if waiting:
             actions.append(Say(Notice(_first_runs(waiting), level="info")))
         actions += self._start_cases([t for t in self.trackers if t.to_start])
+        caught_up: set[tuple[str, ...]] = set()  # an edit's catch-up, said once for all cases
         for t in self.trackers:
             if t.pin is not None:
-                actions += t.begin(now, dry_run=self.settings.dry_run)
+                for action in t.begin(now, dry_run=self.settings.dry_run):
+                    report = action.report if isinstance(action, Say) else None
+                    if isinstance(report, Changed) and report.catch_up:
+                        if report.files in caught_up:
+                            continue
+                        caught_up.add(report.files)
+                    actions.append(action)
             elif not t.to_start:
                 actions += self._process(t, now)
         for index in dict.fromkeys(t.index for t in self.trackers):
