@@ -47,11 +47,15 @@ class AuditLog:
 
 def append_line(path: Path, entry: dict[str, Any]) -> None:
     """Append `entry` as one JSON line, with one write (two writers never interleave).
-    Raises OSError."""
+    A last line cut short before its newline (a crash, a full disk) is ended first, or the
+    entry would join it and be lost with it. Raises OSError."""
     line = json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = "\n" + line  # at worst (a racing writer) an empty line, which is skipped
         # A file name that is not UTF-8 decodes to lone surrogates, which UTF-8 cannot
         # encode; as `\udce9` they stay a valid JSON escape that reads back the same.
         os.write(fd, line.encode("utf-8", "backslashreplace"))

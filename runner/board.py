@@ -47,6 +47,7 @@ from runner.plan import Decision
 from runner.reports import (
     CaseDecided,
     CasesDecided,
+    Changed,
     Decided,
     Notice,
     Outcome,
@@ -129,9 +130,16 @@ class Board:
         if waiting:
             actions.append(Say(Notice(_first_runs(waiting), level="info")))
         actions += self._start_cases([t for t in self.trackers if t.to_start])
+        caught_up: set[tuple[str, ...]] = set()  # an edit's catch-up, said once for all cases
         for t in self.trackers:
             if t.pin is not None:
-                actions += t.begin(now, dry_run=self.settings.dry_run)
+                for action in t.begin(now, dry_run=self.settings.dry_run):
+                    report = action.report if isinstance(action, Say) else None
+                    if isinstance(report, Changed) and report.catch_up:
+                        if report.files in caught_up:
+                            continue
+                        caught_up.add(report.files)
+                    actions.append(action)
             elif not t.to_start:
                 actions += self._process(t, now)
         for index in dict.fromkeys(t.index for t in self.trackers):
@@ -432,8 +440,9 @@ class Board:
             before.workflow, before.index, before.pending = workflow, slot.index, {}
             before.entry = slot.entry if slot.fanned else None
             self.trackers.append(before)
-        self._rounds.forget({t.serial for t in old.values()})
         actions: list[Action] = [StopFollowing(t.serial) for t in old.values() if t.following]
+        for summary, due in self._rounds.forget({t.serial for t in old.values()}):
+            actions += self._round_done(summary, due)
         for tracker in self.trackers:
             for rel, digest in carried.items():
                 for rule in tracker.rules_for(routes, rel):

@@ -191,13 +191,16 @@ class Daemon:
         watched = self._watched
         rels = {r for p in burst.paths if (r := watched.matcher.relative(p)) is not None}
         reloaded = self.config.path.name in rels and self._reload(now)
-        if not reloaded and any(watched.cases.in_datasets(Path(p)) for p in burst.paths):
-            self._reread_cases(now)
         # Lost events, a storm (git checkout), folders moved, or new watches after a config
         # change (events in between may be lost): trust nothing, re-check every mapped file.
         distrust = burst.overflowed or burst.events > STORM_EVENTS or self._folder_events
         if reloaded or distrust:
             self._say_all([e for e in [self._watched.refresh()] if e], level="error")
+        # After the refresh: a dataset file written in a folder made before it was watched.
+        if not reloaded and (
+            distrust or any(watched.cases.in_datasets(Path(p)) for p in burst.paths)
+        ):
+            self._reread_cases(now)
         candidates = self._watched.candidates(rels, everything=reloaded or distrust)
         self._folder_events = False
         changed, warnings = self._watched.contents.rehash(candidates)

@@ -20,7 +20,7 @@ from runner.evals import verdict_line
 from runner.evaluate import Evaluator
 from runner.follow import Follower
 from runner.history import RunHistory, unknown_steps
-from runner.jobs import Apply, Jobs
+from runner.jobs import Apply, Jobs, Turns
 from runner.plan import Decision
 from runner.probe import WorkerProbe
 from runner.recording import Recorder
@@ -60,6 +60,7 @@ class Effects:
         self._dry_run = dry_run
         self._show_follow = follow
         self._jobs = Jobs(post, crash, max_jobs)
+        self._turns = Turns()  # an entry's evals and records, in the order asked
         self.recorder = recorder  # None: a dry run keeps no iterations
         self.evals = Evaluator(engine, root, recorder.store if recorder is not None else None)
         self._followers: dict[int, Follower] = {}
@@ -142,7 +143,7 @@ class Effects:
             line = verdict_line(found.matrix)
             return [*said, self.recorder.record(action.iteration, found.output, line)]
 
-        self._jobs.submit(evaluate, _said)
+        self._jobs.submit(evaluate, _said, turn=self._turns.take(f"entry {action.entry.key}"))
 
     def _record(self, action: t.Record) -> None:
         recorder = self.recorder
@@ -151,7 +152,8 @@ class Effects:
             def record() -> list[Report]:
                 return [recorder.record(action.iteration)]
 
-            self._jobs.submit(record, _said)
+            line = f"iterations of {action.iteration.workflow}"
+            self._jobs.submit(record, _said, turn=self._turns.take(line))
 
     def _warm(self, action: t.Warm) -> None:
         pin, workflow = action.pin, action.workflow

@@ -77,8 +77,15 @@ class Evaluator:
         if before is None:
             before = self._kept_verdicts(workflow_type)
         table = matrix(now, before)
+        said = {c.case for c in now}
         return Evaluated(
-            workflow_type, name, table, result.run_id, result.output, baseline=action.baseline
+            workflow_type,
+            name,
+            table,
+            result.run_id,
+            result.output,
+            baseline=action.baseline,
+            unjudged=tuple(c.name for c in cases if c.name not in said),
         )
 
     def _kept_verdicts(self, workflow_type: str) -> list[CaseVerdict]:

@@ -8,9 +8,11 @@ the process's exit: whatever a job had under way is recorded in the state file f
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 from runner.errors import RunnerError
@@ -19,6 +21,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 Apply = Callable[[float], Any]  # applied on the loop thread, with `now`
+Turn = Callable[[], AbstractContextManager[None]]
 
 
 class Jobs:
@@ -37,9 +40,14 @@ class Jobs:
         work: Callable[[], T],
         ok: Callable[[float, T], Any] | None = None,
         failed: Callable[[float, RunnerError], Any] | None = None,
+        *,
+        turn: Turn | None = None,
     ) -> None:
+        """`turn`: a place in a line (Turns.take), waited for before the job takes a slot,
+        so that the jobs ahead of it in the line are never kept waiting for one."""
+
         def body() -> None:
-            with self._slots:
+            with turn() if turn is not None else contextlib.nullcontext(), self._slots:
                 try:
                     result = work()
                 except RunnerError as exc:
@@ -59,3 +67,34 @@ class Jobs:
             log.info("%s", error)
         else:
             self._post(lambda now: failed(now, error))
+
+
+class Turns:
+    """Jobs that must run one at a time, in the order they were asked for, per key: an
+    entry's evals and the iterations they record (numbered in the order of the saves, not
+    in the order their job threads happen to get there)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._taken: dict[str, int] = {}
+        self._served: dict[str, int] = {}
+
+    def take(self, key: str) -> Turn:
+        """A place in the line of `key`, taken now (on the loop thread, as the job is asked
+        for); the job waits for it with the context manager it gets."""
+        with self._cond:
+            ticket = self._taken.get(key, 0)
+            self._taken[key] = ticket + 1
+
+        @contextlib.contextmanager
+        def turn() -> Iterator[None]:
+            with self._cond:
+                self._cond.wait_for(lambda: self._served.get(key, 0) == ticket)
+            try:
+                yield
+            finally:
+                with self._cond:
+                    self._served[key] = ticket + 1
+                    self._cond.notify_all()
+
+        return turn

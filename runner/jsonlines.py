@@ -120,6 +120,7 @@ def _evaluated(event: d.Evaluated) -> dict[str, Any]:
         "baseline": event.baseline,
         "line": verdict_line(table),
         "trend": table.trend,
+        "unjudged": list(event.unjudged),
         "evaluators": list(table.evaluators),
         "cases": [
             {

@@ -142,7 +142,7 @@ class Matcher:
     def _flat(self, folder: Path) -> Iterator[str]:
         with os.scandir(folder) as entries:
             for entry in entries:
-                if entry.is_file():
+                if _is_file(entry):
                     rel = self.relative(entry.path)
                     if rel is not None:
                         yield rel
@@ -353,3 +353,10 @@ def _read_lines(path: Path) -> list[str]:
         return path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return []
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:  # a link that loops (ELOOP), or points where we may not look (EACCES)
+        return False

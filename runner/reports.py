@@ -100,6 +100,7 @@ class Evaluated:
     run_id: str | None = None
     output: Any = None  # the EvalOutput as it came, kept with the iteration
     baseline: bool = False  # the runs as they were before any save
+    unjudged: tuple[str, ...] = ()  # cases asked for that the EvalOutput has no verdict for
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,7 +100,31 @@ class Rounds:
             return None  # a run was replaced before it ended: the next round evaluates
         return current
 
-    def forget(self, serials: set[int]) -> None:
-        """Trackers dropped by a new config."""
+    def forget(self, serials: set[int]) -> list[tuple[CasesDecided | None, Round | None]]:
+        """Trackers dropped by a new config (or a dataset edit) leave their rounds, which no
+        longer wait for them: for each round that this leaves fully decided, its summary
+        (unless said already) and the round, if its evals are now due."""
+        left: dict[int, tuple[Round, bool]] = {}  # id -> the round, whether it was decided
         for serial in serials:
-            self._of.pop(serial, None)
+            current = self._of.pop(serial, None)
+            if current is None or serial not in current.members:
+                continue
+            left.setdefault(id(current), (current, current.all_decided))
+            current.members.remove(serial)
+            current.decided.pop(serial, None)
+            current.waiting.pop(serial, None)
+            current.ended.pop(serial, None)
+        done: list[tuple[CasesDecided | None, Round | None]] = []
+        for current, was_decided in left.values():
+            if not current.members or not current.all_decided:
+                if not current.members and self._open.get(current.index) is current:
+                    del self._open[current.index]
+                continue
+            if self._open.get(current.index) is current:
+                del self._open[current.index]
+            summary = None
+            if not was_decided:
+                ordered = tuple(current.decided[s] for s in current.members)
+                summary = CasesDecided(current.label, ordered)
+            done.append((summary, self._due(current)))
+        return done

@@ -55,8 +55,13 @@ class Watched:
             self.watcher.stop()
 
     def roots(self) -> list[WatchRoot]:
-        """The mapped files' folders, and the dataset folders (their cases are pinned)."""
-        datasets = [WatchRoot(f, tree=False) for f in self.cases.folders.values() if f.is_dir()]
+        """The mapped files' folders, and the dataset folders (their cases are pinned); a
+        dataset folder that is gone is watched for through its nearest folder still there, so
+        that its return is a folder event (then the watches are refreshed, the cases read)."""
+        root = self.config.root
+        datasets = [
+            WatchRoot(_nearest_folder(f, root), tree=False) for f in self.cases.folders.values()
+        ]
         return self.matcher.watch_roots() + datasets
 
     def refresh(self) -> str | None:
@@ -104,3 +109,10 @@ class Watched:
         if fresh == self.config:
             return None
         return Watched(fresh, self.contents)
+
+
+def _nearest_folder(folder: Path, root: Path) -> Path:
+    """`folder`, or its nearest parent that exists (at most `root`)."""
+    while not folder.is_dir() and folder != root and folder.is_relative_to(root):
+        folder = folder.parent
+    return folder

@@ -198,7 +198,11 @@ def matrix_lines(event: d.Evaluated) -> list[str]:
         for r in rows
     ]
     errors = [f"  {r.case}: the evaluators failed: {r.error}" for r in table.rows if r.error]
-    return head + shown + errors
+    unjudged = [
+        f"  {case}: not judged: the eval workflow's output has no verdict for it"
+        for case in event.unjudged
+    ]
+    return head + shown + errors + unjudged
 
 
 def _cell(verdict: str | None, change: str) -> str:

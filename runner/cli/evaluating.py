@@ -72,7 +72,7 @@ def evaluate(
                 error(found.message if found is not None else f"{entry.type}: not judged")
                 every_case_passed = False
                 continue
-            every_case_passed &= found.matrix.all_pass
+            every_case_passed &= found.matrix.all_pass and not found.unjudged
             if as_json:
                 documents.append(_as_json(found))
             else:

@@ -37,15 +37,20 @@ def timeline(iterations: list[dict[str, Any]], resets: list[dict[str, Any]]) -> 
 
 def iteration_line(record: dict[str, Any]) -> str:
     when = str(record.get("time", ""))[:19].replace("T", " ")
-    cases = [c for c in record.get("cases") or [] if isinstance(c, dict)]
+    cases = _dicts(record.get("cases"))
     unfinished = sum(1 for c in cases if c.get("status") != "completed")
     ran = plural(len(cases), "case") + (f" ({unfinished} did not complete)" if unfinished else "")
     verdicts = record.get("eval")
     line = verdicts.get("line") if isinstance(verdicts, dict) else None
-    files = file_list([str(f.get("path")) for f in record.get("files") or []])
+    files = file_list([str(f.get("path")) for f in _dicts(record.get("files"))])
     return (
         f"{when}  #{record['n']}  {record.get('workflow')}  {ran}  {line or 'no eval'}  ({files})"
     )
+
+
+def _dicts(items: Any) -> list[dict[str, Any]]:
+    """The objects of a record's list (a hand-edited or damaged record may hold anything)."""
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
 
 
 # -- compare -----------------------------------------------------------------------------------
@@ -203,7 +208,7 @@ def restore(
     """Write the mapped files back to their text at iteration N (the newest text recorded at
     or before N), so that a running watch resets as for any edit. Only files the config maps,
     and only those that differ now."""
-    from runner.atomic import write_atomically
+    from runner.atomic import check_writable, write_atomically
     from runner.iterations import Iterations, file_hashes_at
 
     setup_logging(False)
@@ -211,7 +216,9 @@ def restore(
     store = Iterations(cfg.state_dir)
     records = store.read()
     _iteration(records, number)
-    wanted = _restorable(cfg, store, file_hashes_at(records, number))
+    wanted, lost = _restorable(cfg, store, file_hashes_at(records, number))
+    if not wanted and lost:
+        raise RunnerError(f"nothing restored: the text of {file_list(lost)} at #{number} is lost")
     if not wanted:
         typer.echo(f"Nothing to restore: the files already have their text of #{number}.")
         return
@@ -222,6 +229,13 @@ def restore(
         if not typer.confirm(f"Restore {file_list(paths)} as at #{number}?"):
             typer.echo("Nothing written.")
             raise typer.Exit(1)
+    for path in paths:  # all or none: a file that may not be written stops them all
+        try:
+            check_writable(cfg.root / path)
+        except OSError as exc:
+            raise RunnerError(
+                f"cannot write {shown(path)}: {exc.strerror or exc}; nothing written"
+            ) from None
     for path, data in wanted.items():
         try:
             write_atomically(cfg.root / path, data)
@@ -230,14 +244,18 @@ def restore(
         typer.echo(f"wrote {shown(path)}")
 
 
-def _restorable(cfg: Config, store: Iterations, hashes: dict[str, str | None]) -> dict[str, bytes]:
+def _restorable(
+    cfg: Config, store: Iterations, hashes: dict[str, str | None]
+) -> tuple[dict[str, bytes], list[str]]:
     """The text to write for each recorded file that the config maps and whose content
-    differs now; a note for each file left as it is."""
+    differs now, and the files that differ but whose text is not kept; a note for each file
+    left as it is."""
     from runner.datasets import is_dataset_file
     from runner.paths import Matcher
 
     matcher = Matcher(cfg)
     wanted: dict[str, bytes] = {}
+    lost: list[str] = []
     for path, kept in sorted(hashes.items()):
         if not matcher.rules_for(path):
             warn(f"{shown(path)}: no rule in {cfg.path.name} maps it now; left as it is")
@@ -249,9 +267,10 @@ def _restorable(cfg: Config, store: Iterations, hashes: dict[str, str | None]) -
             data = store.blob(kept)
             if data is None:
                 warn(f"{shown(path)}: its text is not kept any more; left as it is")
+                lost.append(path)
             else:
                 wanted[path] = data
-    return wanted
+    return wanted, lost
 
 
 def _current(path: Path) -> str | None:

@@ -79,7 +79,9 @@ def datasets_in(folder: Path, root: Path) -> Datasets:
     datasets = folder / DATASETS
     cases: list[Case] = []
     problems: list[str] = []
-    for path in _dataset_files(datasets):
+    files, unusable = _dataset_files(datasets)
+    problems += [f"{_shown(path, root)}: cannot read it ({why})" for path, why in unusable]
+    for path in files:
         shown = _shown(path, root)
         try:
             found = _cases_of(path, shown, problems)
@@ -131,6 +133,8 @@ def _cases_of(path: Path, shown: str, problems: list[str]) -> list[Case]:
         raise _Unusable(f"{shown}{where}: not a dataset file ({_one_line(str(problem))})") from None
     if not isinstance(document, dict):
         raise _Unusable(f"{shown}: not a dataset file (the top level must map case names to cases)")
+    for name in _written_twice(text, len(document)):
+        problems.append(f'{shown}: case "{name}" is in it twice; the last one counts')
     cases: list[Case] = []
     for name, body in document.items():
         if not isinstance(body, dict) or not isinstance(body.get("input"), dict):
@@ -140,15 +144,35 @@ def _cases_of(path: Path, shown: str, problems: list[str]) -> list[Case]:
     return cases
 
 
-def _dataset_files(folder: Path) -> list[Path]:
+def _written_twice(text: str, kept: int) -> list[str]:
+    """The case names written more than once at the top level (yaml keeps the last)."""
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if not isinstance(root, yaml.MappingNode) or len(root.value) == kept:
+        return []
+    names = [str(key.value) for key, _ in root.value]
+    return list(dict.fromkeys(n for i, n in enumerate(names) if n in names[:i]))
+
+
+def _dataset_files(folder: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The dataset files, and the entries named so that cannot be told apart from one (a
+    link that loops, or points where it may not look), with why. A folder or a pipe named
+    x.yml is not a file: passed over, as Output's CLI does."""
+    found: list[Path] = []
+    unusable: list[tuple[Path, str]] = []
     try:
         with os.scandir(folder) as entries:
-            found = [
-                Path(e.path) for e in entries if e.name.endswith((".yml", ".yaml")) and e.is_file()
-            ]
+            for entry in entries:
+                if not entry.name.endswith((".yml", ".yaml")):
+                    continue
+                try:
+                    if entry.is_file():
+                        found.append(Path(entry.path))
+                except OSError as exc:  # is_file follows a link: ELOOP, EACCES
+                    unusable.append((Path(entry.path), _why(exc)))
     except OSError:
-        return []
-    return sorted(found, key=lambda p: p.name.encode())  # libuv's readdir order: bytes
+        return [], []
+    # libuv's readdir order: bytes
+    return sorted(found, key=lambda p: p.name.encode()), sorted(unusable)
 
 
 def _workflow_files(top: Path) -> Iterator[Path]:

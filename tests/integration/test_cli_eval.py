@@ -120,3 +120,41 @@ def test_a_config_without_datasets_is_a_usage_error(
         f"error: no entry of {config} has `datasets:`; add `datasets: all` to a `type:` entry "
         "whose workflow has tests/datasets\n"
     )
+
+
+def test_a_case_the_eval_output_leaves_out_is_named_and_fails_the_eval(
+    tmp_path: Path, fake: FakeOutputApi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An EvalOutput without one of the cases asked read as "1 pass", exit 0: a CI green for
+    # a case nobody judged.
+    define_eval(fake)
+    both_ran(fake)
+    config = with_datasets(tmp_path, fake)
+    judged = {
+        "datasetName": "long",
+        "verdict": "pass",
+        "evaluators": [{"name": "x", "verdict": "pass"}],
+    }
+    fake.inject(
+        "POST",
+        r"/workflow/run$",
+        status=200,
+        body={
+            "v": "2",
+            "workflowId": "probe_three_eval-1",
+            "runId": "r1",
+            "status": "completed",
+            "input": {},
+            "output": {"cases": [judged]},
+            "trace": None,
+            "error": None,
+        },
+    )
+    code, out, err = run_main(["eval", "-c", str(config)], capsys)
+    assert (code, err) == (1, "")
+    assert out.splitlines() == [
+        "probe_three_eval: 1 pass",
+        "  case  x     verdict",
+        "  long  pass  PASS",
+        "  basic: not judged: the eval workflow's output has no verdict for it",
+    ]

@@ -445,3 +445,70 @@ def test_a_dataset_file_that_cannot_be_written_is_said_and_the_others_still_are(
     assert (tmp_path / DATASETS / "shared.yml").read_text() == (
         "base: &same\n  input: {values: [1]}\nalias: *same\n"
     )
+
+
+def test_save_datasets_leaves_a_read_only_dataset_file_as_it_was(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = project(tmp_path)
+    three_iterations(tmp_path)
+    cases = tmp_path / DATASETS / "multi.yml"
+    before = cases.read_bytes()
+    cases.chmod(0o444)
+    code, out, err = run_main(["save-datasets", "-c", str(config)], capsys)
+    assert (code, out) == (1, "")
+    assert err == f"error: {DATASETS}/multi.yml: cannot write it (Permission denied)\n"
+    assert cases.read_bytes() == before
+    assert sorted(p.name for p in cases.parent.iterdir()) == ["multi.yml"]
+
+
+def test_restore_with_a_read_only_file_writes_none_of_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = project(tmp_path)
+    three_iterations(tmp_path)
+    iteration(
+        tmp_path,
+        "2026-12-03T09:20:00.000Z",
+        {"prompts/draft.prompt": "Sum all.\n", "prompts/tone.prompt": "Be long.\n"},
+        {},
+        None,
+    )
+    (tmp_path / "prompts/tone.prompt").chmod(0o444)
+    code, out, err = run_main(["restore", "3", "--yes", "-c", str(config)], capsys)
+    assert (code, out) == (1, "")
+    assert err == "error: cannot write prompts/tone.prompt: Permission denied; nothing written\n"
+    assert (tmp_path / "prompts/draft.prompt").read_text() == "Sum all.\n"
+    assert (tmp_path / "prompts/tone.prompt").read_text() == "Be long.\n"
+
+
+def test_restore_whose_text_is_lost_says_nothing_was_restored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # It said "the files already have their text of #1" (exit 0) when that text was gone.
+    config = project(tmp_path)
+    three_iterations(tmp_path)
+    for blob in (tmp_path / ".output-reset" / "objects").iterdir():
+        blob.unlink()
+    code, out, err = run_main(["restore", "1", "--yes", "-c", str(config)], capsys)
+    assert (code, out) == (1, "")
+    assert err == (
+        "warning: prompts/draft.prompt: its text is not kept any more; left as it is\n"
+        "error: nothing restored: the text of prompts/draft.prompt at #1 is lost\n"
+    )
+    assert (tmp_path / "prompts/draft.prompt").read_text() == "Sum them.\n"
+
+
+def test_log_of_a_record_whose_lists_are_damaged_shows_what_it_can(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A record with `files` that is not a list of objects (hand-edited, or from another
+    # version) made log end on a traceback (exit 3).
+    config = project(tmp_path)
+    three_iterations(tmp_path)
+    with (tmp_path / ".output-reset" / "iterations.jsonl").open("a") as log:
+        log.write('{"n": 4, "time": "2026-12-03T09:20:00.000Z", "workflow": "simple", ')
+        log.write('"files": "prompts/draft.prompt", "cases": [null, 1], "eval": "pass"}\n')
+    code, out, err = run_main(["log", "-c", str(config)], capsys)
+    assert (code, err) == (0, "")
+    assert out.splitlines()[-1] == "2026-12-03 09:20:00  #4  simple  0 cases  no eval  ()"

@@ -172,6 +172,18 @@ def test_a_fifo_matching_a_rule_is_ignored_with_one_warning(tmp_path: Path) -> N
     assert call.step == "draftOutline"
 
 
+def test_a_link_that_loops_in_the_project_folder_is_passed_over(tmp_path: Path) -> None:
+    # The project folder is watched flat and listed for mapped files: a link there that
+    # loops made the listing raise ELOOP, and watch ended on a traceback (exit 3).
+    config = project(tmp_path)
+    (tmp_path / "loop").symlink_to("loop")
+    engine = RecordingEngine()
+    with Running(config, engine, FAST):
+        (tmp_path / "prompts/polish@v1.prompt").write_text("v2\n")
+        call = next_reset(engine)
+    assert call.step == "draftOutline"
+
+
 def unblock(fifo: Path) -> None:
     """Let a reader blocked opening `fifo` go on (it reads an empty file)."""
     with contextlib.suppress(OSError):

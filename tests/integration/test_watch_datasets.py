@@ -5,14 +5,19 @@ watching re-pins its cases; faults in the middle of a fan-out."""
 from __future__ import annotations
 
 import json
+import shutil
+import threading
 import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from runner.compare import MISSING
 from runner.daemon import Options
 from runner.evals import verdict_line
 from runner.iterations import Iterations
+from runner.recording import Recorder
 from runner.reports import (
     CasesDecided,
     Evaluated,
@@ -374,3 +379,115 @@ def test_no_eval_workflow_is_said_once_with_how_to_add_one_and_the_diffs_still_s
     )
     assert later.message == "probe_three: no probe_three_eval to judge the outputs"
     assert {c.case for c in compared} == set(CASES)
+
+
+def test_the_datasets_folder_deleted_then_made_again_is_read_again(
+    tmp_path: Path, fake: FakeOutputApi
+) -> None:
+    # As `git checkout` of a branch without the folder, then back: once the folder is gone,
+    # nothing watched it any more, and its return went unseen (its cases never pinned again).
+    config = project(tmp_path)
+    for case, text in CASES.items():
+        case_ran(fake, case, text)
+    folder = tmp_path / WORKFLOW / "tests" / "datasets"
+    engine = api(fake)
+    try:
+        with Running(config, engine, Options(wait_worker=False)) as running:
+            for _ in CASES:
+                running.wait_for(Pinned)
+            shutil.rmtree(folder.parent)
+            gone = notice(running, "datasets changed")
+            folder.mkdir(parents=True)
+            (folder / "cases.yml").write_text(dataset(CASES))
+            back = notice(running, "datasets changed")
+            pinned = [running.wait_for(Pinned) for _ in CASES]
+            (tmp_path / POLISH).write_text("<user>polish v2</user>\n")
+            summary = running.wait_for(CasesDecided, timeout=10)
+    finally:
+        engine.close()
+    assert gone.message == "datasets changed: 0 cases now"
+    assert back.message == "datasets changed: 3 cases now"
+    assert {p.label for p in pinned} == {f"probe_three/{case}" for case in CASES}
+    assert len(summary.cases) == 3
+    assert starts(fake) == []  # the cases' runs were found again, none started
+
+
+def test_iterations_are_numbered_in_the_order_of_the_saves_whatever_ends_first(
+    tmp_path: Path, fake: FakeOutputApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each save's evals, then its record, ran on a job thread of its own: the number went to
+    # whichever record took the lock first. Here the first save's record is held until the
+    # second's is done (or 2 s have passed): the second save became iteration #1, and
+    # `restore 1` brought back the wrong text.
+    fake.define_eval(
+        "probe_three_eval", [Evaluator("long_enough", long_enough, Interpret.boolean())]
+    )
+    config = project(tmp_path)
+    for case, text in CASES.items():
+        case_ran(fake, case, text)
+    real_record = Recorder.record
+    second_done = threading.Event()
+    calls: list[str] = []
+
+    def record(self: Recorder, iteration: Any, *args: Any) -> Any:
+        calls.append("record")
+        if len(calls) == 1:
+            second_done.wait(2.0)
+        try:
+            return real_record(self, iteration, *args)
+        finally:
+            if len(calls) > 1:
+                second_done.set()
+
+    monkeypatch.setattr(Recorder, "record", record)
+    engine = api(fake)
+    try:
+        with Running(config, engine, Options(wait_worker=False)) as running:
+            running.wait_for(Evaluated, timeout=15)
+            rounds = []
+            for text in ("<user>polish v2</user>\n", "<user>polish v3</user>\n"):
+                (tmp_path / POLISH).write_text(text)
+                running.wait_for(CasesDecided, timeout=10)
+                rounds.append({e.run_id for e in finished(running, 3)})
+            kept = [running.wait_for(Recorded, timeout=15) for _ in range(2)]
+    finally:
+        engine.close()
+    store = Iterations(tmp_path / ".output-reset")
+    records = store.read()
+    assert [k.n for k in kept] == [r["n"] for r in records] == [1, 2]
+    assert [store.text(r["files"][0]["hash"]) for r in records] == [
+        "<user>polish v2</user>\n",
+        "<user>polish v3</user>\n",
+    ]
+    assert [{c["newRunId"] for c in r["cases"]} for r in records] == rounds
+
+
+def test_a_case_removed_from_the_dataset_while_its_reset_is_under_way_leaves_the_round_whole(
+    tmp_path: Path, fake: FakeOutputApi
+) -> None:
+    # The round waited for the removed case forever: no summary, no evals, and the save was
+    # never kept as an iteration.
+    config = project(tmp_path)
+    for case, text in CASES.items():
+        case_ran(fake, case, text)
+    fake.inject_delay("POST", r"/workflow/probe_three-case-short/runs/[^/]+/reset$", 1.0)
+    engine = api(fake)
+    try:
+        with Running(config, engine, Options(wait_worker=False)) as running:
+            for _ in CASES:
+                running.wait_for(Pinned)
+            (tmp_path / POLISH).write_text("<user>polish v2</user>\n")
+            fake.wait_for_request(lambda r: "case-short" in r.path and r.path.endswith("/reset"))
+            file = tmp_path / WORKFLOW / "tests" / "datasets" / "cases.yml"
+            file.write_text(dataset({k: v for k, v in CASES.items() if k != "short"}))
+            summary = running.wait_for(CasesDecided, timeout=10)
+            kept = running.wait_for(Recorded, timeout=10)
+    finally:
+        engine.close()
+    assert [c.label for c in summary.cases] == ["probe_three/basic", "probe_three/long"]
+    (record,) = Iterations(tmp_path / ".output-reset").read()
+    assert kept.n == record["n"] == 1
+    assert [(c["case"], c["status"]) for c in record["cases"]] == [
+        ("basic", "completed"),
+        ("long", "completed"),
+    ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,18 @@ def test_an_atomic_write_replaces_the_file_and_keeps_its_mode(tmp_path: Path) ->
     assert sorted(p.name for p in tmp_path.iterdir()) == ["draft.prompt"]
 
 
+def test_a_read_only_file_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    # The rename went through a file's read-only bits (even as root, a plain write is not
+    # refused): save-datasets and restore overwrote a file the user had made read-only.
+    target = tmp_path / "cases.yml"
+    target.write_text("v1\n")
+    target.chmod(0o444)
+    with pytest.raises(PermissionError):
+        write_atomically(target, b"v2\n")
+    assert target.read_text() == "v1\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cases.yml"]
+
+
 def test_an_atomic_write_through_a_symlink_writes_its_target(tmp_path: Path) -> None:
     (tmp_path / "real.prompt").write_text("v1\n")
     link = tmp_path / "link.prompt"
@@ -34,6 +47,44 @@ def test_an_atomic_write_through_a_symlink_writes_its_target(tmp_path: Path) -> 
     write_atomically(link, b"v2\n", durable=False)
     assert link.is_symlink()
     assert (tmp_path / "real.prompt").read_text() == "v2\n"
+
+
+def test_two_threads_writing_one_file_at_once_both_succeed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two iterations recorded at once keep the same blob (equal outputs, equal verdicts): the
+    # writers shared one temp name (`.<name>.<pid>.tmp`), the second truncated the first's,
+    # and the first's rename then found none: "the iteration was not kept".
+    target = tmp_path / "blob"
+    first_in_fsync, go_on = threading.Event(), threading.Event()
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if threading.current_thread().name == "first" and not first_in_fsync.is_set():
+            first_in_fsync.set()
+            assert go_on.wait(5)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    failed: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            write_atomically(target, b"same bytes")
+        except OSError as exc:
+            failed.append(exc)
+
+    thread = threading.Thread(target=first, name="first")
+    thread.start()
+    try:
+        assert first_in_fsync.wait(5)
+        write_atomically(target, b"same bytes")  # the second writer, meanwhile
+    finally:
+        go_on.set()
+        thread.join(5)
+    assert failed == []
+    assert target.read_bytes() == b"same bytes"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blob"]
 
 
 def test_a_failed_atomic_write_leaves_no_temp_file(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from runner.actions import (
     FollowRun,
     Iteration,
     IterationCase,
+    PinResult,
     Record,
     ResetRun,
     RunEvals,
@@ -21,7 +22,8 @@ from runner.actions import (
 from runner.board import Board
 from runner.config import RuleRef, parse_config
 from runner.errors import ApiError, NotStarted, OtherRunRunning
-from runner.reports import CasesDecided, Decided, Pinned
+from runner.pins import Pin
+from runner.reports import CasesDecided, Changed, Decided, Pinned
 from runner.wording import cases_line
 from tests.unit.test_board import (
     EDIT_WALL,
@@ -374,3 +376,17 @@ def test_a_case_without_a_run_yet_is_started_before_the_evals_run() -> None:
     assert not only(started, RunEvals)
     (due,) = only(b.followed(second.serial, "s2", "completed", "out"), RunEvals)
     assert [c.run_id for c in due.cases] == ["r1", "s2", "r3"]
+
+
+def test_an_edit_made_while_it_was_not_running_is_said_once_for_every_case() -> None:
+    # Each case caught up on its own: twenty cases, twenty identical lines.
+    b = board()
+    b.start()
+    actions = []
+    for t in b.trackers:
+        wid = t.workflow.id or ""
+        saved = Pin(workflow_id=wid, run_id=f"{wid}-r1", fingerprint="f", hashes={SCORE: "old"})
+        actions += b.pinned(0.0, t.serial, PinResult(saved, "state", "completed", {SCORE: "new"}))
+    caught = [r for r in said(actions) if isinstance(r, Changed)]
+    assert caught == [Changed(files=(SCORE,), catch_up=True)]
+    assert len(only(actions, ResetRun)) == 3  # every case is still reset

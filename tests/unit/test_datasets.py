@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from runner.datasets import eval_input, read_datasets, workflow_folder
@@ -87,6 +88,38 @@ def test_a_broken_file_is_one_line_and_the_other_cases_still_count(tmp_path: Pat
         "src/workflows/simple/tests/datasets/c.yml: not a dataset file (the top level must map "
         "case names to cases)",
         'src/workflows/simple/tests/datasets/d.yml: case "good" is also in another file; ignored',
+    )
+
+
+def test_a_symlink_loop_or_a_fifo_among_the_files_leaves_the_other_files_cases(
+    tmp_path: Path,
+) -> None:
+    # A link that loops made the whole folder unreadable: every case of every file was
+    # dropped, and nothing said why.
+    folder = workflow(tmp_path, "src/workflows/simple", "simple")
+    datasets(folder, {"a.yml": "good:\n  input: {values: [1]}\n"})
+    target = folder / "tests" / "datasets"
+    (target / "loop.yml").symlink_to("loop.yml")
+    (target / "folder.yml").mkdir()
+    os.mkfifo(target / "pipe.yml")
+    read = read_datasets(tmp_path, "simple")
+    assert read.names() == ["good"]
+    assert read.problems == (
+        "src/workflows/simple/tests/datasets/loop.yml: cannot read it (Too many levels of "
+        "symbolic links)",
+    )
+
+
+def test_a_case_name_twice_in_one_file_is_said(tmp_path: Path) -> None:
+    # The second silently won (the first one's input was never run), and save-datasets then
+    # refused the file as "not a dataset file".
+    folder = workflow(tmp_path, "src/workflows/simple", "simple")
+    datasets(folder, {"a.yml": "x:\n  input: {n: 1}\ny:\n  input: {n: 2}\nx:\n  input: {n: 3}\n"})
+    read = read_datasets(tmp_path, "simple")
+    assert read.names() == ["x", "y"]
+    assert read.cases[0].input == {"n": 3}
+    assert read.problems == (
+        'src/workflows/simple/tests/datasets/a.yml: case "x" is in it twice; the last one counts',
     )
 
 

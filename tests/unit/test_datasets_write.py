@@ -220,6 +220,11 @@ def test_text_output_reads_as_a_literal_block_and_back() -> None:
         ),
         ("a: 1\n", {"a": {"last_output": {}}}, 'case "a" is not a mapping'),
         (
+            "a:\n  input: {x: 1}\nb:\n  input: {}\na:\n  input: {x: 2}\n",
+            {"b": {"last_output": {}}},
+            'case "a" is in it twice; keep one of them',
+        ),
+        (
             "a: &same\n  input: {}\nb: *same\n",
             {"b": {"last_output": {}}},
             'case "b" is an alias of another case; write it out in full',

@@ -127,6 +127,19 @@ def test_a_bad_line_is_skipped_with_one_warning_and_its_number_is_not_reused(
     assert store.warnings == [".output-reset/iterations.jsonl: skipped unreadable line(s) 3"]
 
 
+def test_a_last_line_cut_before_its_newline_does_not_swallow_the_next_record(
+    store: Iterations,
+) -> None:
+    # A write cut short (a crash, a full disk) leaves no newline: the next record went on
+    # the same line, and read back as part of one bad line: that iteration was lost.
+    store.record({"workflow": "simple"})
+    with store.path.open("ab") as handle:
+        handle.write(b'{"n": 2, "workflow": "simp')
+    assert store.record({"workflow": "simple"}) == 3
+    assert [r["n"] for r in store.read()] == [1, 3]
+    assert store.warnings == [".output-reset/iterations.jsonl: skipped unreadable line(s) 2"]
+
+
 def test_the_eval_item_says_better_or_worse_than_the_last_eval_of_that_workflow(
     store: Iterations,
 ) -> None:
