@@ -71,6 +71,9 @@ class Effects:
             follower.cancel()
         for probe in self._probes.values():
             probe.cancel()
+        if self.recorder is not None:
+            for said in self.recorder.keep_the_rest():
+                self.report(said)
 
     def carry(self, actions: list[t.Action]) -> None:
         handlers: dict[type, Callable[[Any], None]] = {
@@ -130,18 +133,21 @@ class Effects:
     def _evaluate(self, action: t.RunEvals) -> None:
         """The evals, then the iteration kept with their verdicts (or without, said why)."""
 
+        recorder, iteration = self.recorder, action.iteration
+        key = recorder.expect(iteration) if recorder is not None and iteration is not None else 0
+
         def evaluate() -> list[Report]:
             try:
                 found = self.evals.run(action)
             except RunnerError as exc:
                 found = self.evals.failed(action.entry, exc)
             said: list[Report] = [found] if found is not None else []
-            if self.recorder is None or action.iteration is None:
+            if recorder is None or iteration is None or not recorder.claim(key):
                 return said
             if not isinstance(found, Evaluated):
-                return [*said, self.recorder.record(action.iteration)]
+                return [*said, recorder.record(iteration)]
             line = verdict_line(found.matrix)
-            return [*said, self.recorder.record(action.iteration, found.output, line)]
+            return [*said, recorder.record(iteration, found.output, line)]
 
         self._jobs.submit(evaluate, _said, turn=self._turns.take(f"entry {action.entry.key}"))
 

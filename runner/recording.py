@@ -2,12 +2,15 @@
 record of the burst once its runs (and its evals) have ended (`.output-reset/iterations.jsonl`).
 
 Called on job threads. A record that cannot be written is one Notice, never a stopped watch:
-the resets themselves are in the state file and the audit log already.
+the resets themselves are in the state file and the audit log already. An iteration still
+waiting for its evals when watch stops is kept without them (`keep_the_rest`), so that stopping
+during a slow eval loses no save.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,41 @@ class Recorder:
         self.store = store
         self.root = root
         self._told = False
+        self._lock = threading.Lock()
+        self._due: dict[int, Iteration] = {}  # asked to be kept, not kept yet (in that order)
+        self._asked = 0
+
+    def expect(self, iteration: Iteration) -> int:
+        """Note (on the loop thread) an iteration to keep once its evals end; its key."""
+        with self._lock:
+            self._asked += 1
+            self._due[self._asked] = iteration
+            return self._asked
+
+    def claim(self, key: int) -> bool:
+        """Whether the job holding `key` is still to keep its iteration (False: watch stopped
+        and kept it without its evals)."""
+        with self._lock:
+            return self._due.pop(key, None) is not None
+
+    def keep_the_rest(self) -> list[Recorded | Notice]:
+        """Watch is stopping: keep, in the order they were asked for, the iterations whose
+        evals have not ended, without them."""
+        with self._lock:
+            rest, self._due = list(self._due.values()), {}
+        said: list[Recorded | Notice] = []
+        for iteration in rest:
+            kept = self.record(iteration)
+            said.append(kept)
+            if isinstance(kept, Recorded):
+                said.append(
+                    Notice(
+                        f"{iteration.workflow}: iteration {kept.n} kept without its evals "
+                        "(watch stopped before they ended)",
+                        level="info",
+                    )
+                )
+        return said
 
     def snapshot(self, files: Mapping[str, Digest]) -> None:
         """Keep the texts a reset is built on, as they are now (before the reset is sent)."""

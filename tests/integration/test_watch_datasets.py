@@ -491,3 +491,34 @@ def test_a_case_removed_from_the_dataset_while_its_reset_is_under_way_leaves_the
         ("basic", "completed"),
         ("long", "completed"),
     ]
+
+
+def test_stopping_while_a_saves_evals_run_keeps_its_iteration_without_them(
+    tmp_path: Path, fake: FakeOutputApi
+) -> None:
+    judge_length(fake)
+    config = project(tmp_path)
+    every_case_ran(fake)
+    engine = api(fake)
+    try:
+        with Running(config, engine, Options(wait_worker=False)) as running:
+            running.wait_for(Evaluated, timeout=15)  # the evals before any edit
+            fake.inject_delay("POST", r"/workflow/run$", 3.0)  # the save's evals: slow
+            (tmp_path / POLISH).write_text("<user>polish v2</user>\n")
+            finished(running, 3)
+            # The save's evals asked for (the second eval run), then watch stops.
+            deadline = time.monotonic() + 15
+            while sum(r.path == "/workflow/run" for r in fake.requests) < 2:
+                assert time.monotonic() < deadline, "the save's evals were never asked for"
+                time.sleep(0.02)
+        # Stopped while the save's evals were under way: the save is kept, said so.
+        last = [running.reports.get() for _ in range(running.reports.qsize())]
+        said = [r for r in last if isinstance(r, Notice)]
+        kept = [r for r in last if isinstance(r, Recorded)]
+    finally:
+        engine.close()
+    (record,) = Iterations(tmp_path / ".output-reset").read()
+    assert record["eval"] is None
+    assert len(record["cases"]) == 3
+    assert [k.n for k in kept] == [1]
+    assert any("iteration 1 kept without its evals" in n.message for n in said)
