@@ -1,5 +1,6 @@
 """`python -m bench [--quick] [--only NAME,...] [--out PATH]`: run the benchmarks, print the
-figures, write them (with the machine) to bench/RESULTS.md (bench/RESULTS-quick.md for --quick).
+figures, write them (with the machine) to bench/RESULTS.md (bench/RESULTS-quick.md for --quick:
+a smoke run, not kept in git).
 """
 
 from __future__ import annotations
