@@ -30,7 +30,6 @@ from runner.actions import (
     StopFollowing,
     WaitWorker,
 )
-from runner.config import WorkflowConfig
 from runner.errors import (
     ApiError,
     NoRunYet,
@@ -41,7 +40,15 @@ from runner.errors import (
     RunnerError,
     SideEffectsDeclined,
 )
-from runner.fanout import case_runs, iteration, settled, start_cases
+from runner.fanout import (
+    NEWER_GOES,
+    STAYS_PENDING,
+    case_error,
+    case_runs,
+    iteration,
+    settled,
+    start_cases,
+)
 from runner.gate import WorkerGate
 from runner.plan import Decision
 from runner.reports import (
@@ -57,6 +64,7 @@ from runner.reports import (
 from runner.rounds import Round, Rounds
 from runner.tracker import MAX_RETRY_S, Tracker
 from runner.usage import Totals
+from runner.wording import first_runs_line
 
 FIRST_RUN_POLL_S = 10.0  # how often to look for the first run of a type that never ran
 IN_PROGRESS_RETRY_S = 2.0  # another output-reset is resetting the same run
@@ -99,7 +107,7 @@ class Board:
         for reset in (a for a in actions if isinstance(a, ResetRun)):
             entry = tracker.entry
             # What its iterations are kept under: the workflow type, or the pin's label.
-            label = _entry_label(entry or tracker.workflow)
+            label = (entry or tracker.workflow).type or (entry or tracker.workflow).label
             self._rounds.join(
                 tracker.index, label, tracker.serial, reset.hashes, fanned=entry is not None
             )
@@ -128,7 +136,7 @@ class Board:
         actions: list[Action] = [Announce()]
         waiting = [t.workflow.type or t.label for t in self.trackers if t.no_run_yet]
         if waiting:
-            actions.append(Say(Notice(_first_runs(waiting), level="info")))
+            actions.append(Say(Notice(first_runs_line(waiting), level="info")))
         actions += self._start_cases([t for t in self.trackers if t.to_start])
         caught_up: set[tuple[str, ...]] = set()  # an edit's catch-up, said once for all cases
         for t in self.trackers:
@@ -310,14 +318,15 @@ class Board:
             return []
         declined = isinstance(error, SideEffectsDeclined)
         newer = tracker.job_back(dealt_with=declined)  # declined: deliberately not done
-        said = self._failure(tracker, now, error)
+        after = NEWER_GOES if newer else STAYS_PENDING
+        said = self._failure(tracker, now, error, after)
         # An edit made while the job was out is the "next change" the failed one waits for:
         # it goes now (unless the failure set a time to try again).
         again = newer and tracker.retry_at is None
         if self._rounds.member(serial):
             # A case of a fanned-out entry: its failure is a part of the entry's one summary,
             # worded the same for every case that failed alike, so they are said together.
-            case = CaseDecided(tracker.label, None, None, _case_error(error))
+            case = CaseDecided(tracker.label, None, None, case_error(error, after))
             summary, due = self._rounds.decided(serial, case, None)
             if tracker.entry is None:
                 said += self._round_end(due)
@@ -325,7 +334,11 @@ class Board:
                 said = self._round_done(summary, due)
         return said + (self._process(tracker, now) if again else [])
 
-    def _failure(self, tracker: Tracker, now: float, error: RunnerError) -> list[Action]:
+    def _failure(
+        self, tracker: Tracker, now: float, error: RunnerError, after: str = STAYS_PENDING
+    ) -> list[Action]:
+        """What a failed reset says, and when to try again (`after`: what becomes of the
+        change when it is not tried again by itself)."""
         label = tracker.label
         if isinstance(error, SideEffectsDeclined):
             return [Say(Notice(f"{label}: {error}"))]
@@ -338,10 +351,10 @@ class Board:
             if error.retryable:  # whether it happened is found out once the API answers
                 tracker.back_off(now)
                 return [Say(Notice(f"{label}: {error}"))]
-            return [Say(Notice(f"{label}: {error}; the change stays pending", level="error"))]
+            return [Say(Notice(f"{label}: {error}; {after}", level="error"))]
         if isinstance(error, ApiError):
-            return self._api_failed(tracker, now, error, "reset not done")
-        return [Say(Notice(f"{label}: {error}; the change stays pending", level="error"))]
+            return self._api_failed(tracker, now, error, "reset not done", after)
+        return [Say(Notice(f"{label}: {error}; {after}", level="error"))]
 
     def _decided(self, tracker: Tracker, report: Decided, new_run: str | None) -> list[Action]:
         """A decision line; for a case of a fanned-out entry, its part of the one summary."""
@@ -382,7 +395,7 @@ class Board:
         if entry is None or entry.datasets is None:
             return [Record(done)]
         self._judged.add(due.index)
-        return [RunEvals(entry, case_runs(trackers), done)]
+        return [RunEvals(entry, case_runs(trackers, due), done)]
 
     def _baseline(self, index: int) -> list[Action]:
         """Once every case of a dataset entry has a run that has ended, before any save: its
@@ -455,7 +468,14 @@ class Board:
 
     # -- the API's health, said once --------------------------------------------------------
 
-    def _api_failed(self, tracker: Tracker, now: float, error: ApiError, what: str) -> list[Action]:
+    def _api_failed(
+        self,
+        tracker: Tracker,
+        now: float,
+        error: ApiError,
+        what: str,
+        after: str = STAYS_PENDING,
+    ) -> list[Action]:
         what = f"{tracker.label}: {what}"
         if error.retryable:
             tracker.back_off(now)
@@ -467,30 +487,10 @@ class Board:
             # Maybe a token is missing, or the id is wrong: look again now and then.
             tracker.retry_at = now + MAX_RETRY_S
             return [Say(Notice(f"{what}: {error}", level="error"))]
-        return [Say(Notice(f"{what}: {error}; the change stays pending", level="error"))]
+        return [Say(Notice(f"{what}: {error}; {after}", level="error"))]
 
     def _api_ok(self) -> list[Action]:
         if not self._down:
             return []
         self._down = False
         return [Say(Notice("the API answers again", level="info"))]
-
-
-def _case_error(error: RunnerError) -> str:
-    if isinstance(error, ApiError) and error.retryable:
-        return f"{error}; will keep retrying"
-    if isinstance(error, NotReset):
-        return str(error)  # stays pending until the next change, as said
-    return f"{error}; the change stays pending"
-
-
-def _entry_label(entry: WorkflowConfig) -> str:
-    return entry.type or entry.label
-
-
-def _first_runs(types: list[str]) -> str:
-    shown = ", ".join(types[:5]) + (f" and {len(types) - 5} more" if len(types) > 5 else "")
-    return (
-        f"no run yet of {shown}: each is pinned when its first run appears "
-        "(start one with `npx output workflow run <type>`)"
-    )

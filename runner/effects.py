@@ -142,12 +142,13 @@ class Effects:
             except RunnerError as exc:
                 found = self.evals.failed(action.entry, exc)
             said: list[Report] = [found] if found is not None else []
-            if recorder is None or iteration is None or not recorder.claim(key):
+            if recorder is None or iteration is None:
                 return said
-            if not isinstance(found, Evaluated):
-                return [*said, recorder.record(iteration)]
-            line = verdict_line(found.matrix)
-            return [*said, recorder.record(iteration, found.output, line)]
+            if isinstance(found, Evaluated):
+                kept = recorder.keep(key, iteration, found.output, verdict_line(found.matrix))
+            else:
+                kept = recorder.keep(key, iteration)
+            return said if kept is None else [*said, kept]
 
         self._jobs.submit(evaluate, _said, turn=self._turns.take(f"entry {action.entry.key}"))
 

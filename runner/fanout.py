@@ -10,9 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from runner.actions import Action, CaseRun, Iteration, IterationCase, Say
+from runner.errors import ApiError, NotReset, RunnerError
 from runner.reports import Notice
 from runner.rounds import Round
 from runner.tracker import Tracker
+
+STAYS_PENDING = "the change stays pending"  # until the next edit
+NEWER_GOES = "the edit made meanwhile goes now"  # a failed reset's "next edit" came already
 
 
 def start_cases(trackers: Sequence[Tracker], *, dry_run: bool) -> list[Action]:
@@ -37,19 +41,23 @@ def start_cases(trackers: Sequence[Tracker], *, dry_run: bool) -> list[Action]:
     return [*said, *(t.start_job() for t in trackers)]
 
 
-def case_runs(trackers: Sequence[Tracker]) -> tuple[CaseRun, ...]:
-    """The cases' pinned runs, as the evals see them (an output the follower saw, else read)."""
+def case_runs(trackers: Sequence[Tracker], done: Round | None = None) -> tuple[CaseRun, ...]:
+    """The cases' runs, as the evals see them: for a case the round `done` reset, the run that
+    save made and the output it ended with (a later save may have moved the pin on since);
+    for the others, the pinned run (its output as the follower saw it, else read)."""
     runs = []
     for tracker in trackers:
-        if tracker.pin is None or tracker.workflow.case is None:
+        case = tracker.workflow.case
+        if tracker.pin is None or case is None:
+            continue
+        workflow_id = tracker.pin.workflow_id
+        made = done.ended.get(tracker.serial) if done is not None else None
+        if made is not None:
+            runs.append(CaseRun(case, workflow_id, made[0], made[2], True))
             continue
         known = tracker.ended is not None and tracker.ended[0] == tracker.pin.run_id
         output = tracker.ended[2] if tracker.ended is not None and known else None
-        runs.append(
-            CaseRun(
-                tracker.workflow.case, tracker.pin.workflow_id, tracker.pin.run_id, output, known
-            )
-        )
+        runs.append(CaseRun(case, workflow_id, tracker.pin.run_id, output, known))
     return tuple(runs)
 
 
@@ -83,3 +91,12 @@ def iteration(done: Round, tracker_of: Callable[[int], Tracker | None]) -> Itera
 
 def _runs(n: int) -> str:
     return "1 dataset run" if n == 1 else f"{n} dataset runs"
+
+
+def case_error(error: RunnerError, after: str = STAYS_PENDING) -> str:
+    """How a case that was not reset reads in its entry's summary."""
+    if isinstance(error, ApiError) and error.retryable:
+        return f"{error}; will keep retrying"
+    if isinstance(error, NotReset):
+        return str(error)  # stays pending until the next change, as said
+    return f"{error}; {after}"

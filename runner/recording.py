@@ -27,6 +27,7 @@ class Recorder:
         self.root = root
         self._told = False
         self._lock = threading.Lock()
+        self._writing = threading.Lock()  # a kept iteration's claim and write, together
         self._due: dict[int, Iteration] = {}  # asked to be kept, not kept yet (in that order)
         self._asked = 0
 
@@ -37,17 +38,27 @@ class Recorder:
             self._due[self._asked] = iteration
             return self._asked
 
-    def claim(self, key: int) -> bool:
-        """Whether the job holding `key` is still to keep its iteration (False: watch stopped
-        and kept it without its evals)."""
-        with self._lock:
-            return self._due.pop(key, None) is not None
+    def keep(
+        self, key: int, iteration: Iteration, eval_output: Any = None, line: str | None = None
+    ) -> Recorded | Notice | None:
+        """Keep the iteration noted as `key`, now that its evals have ended; None when watch
+        stopped first and kept it without them. Claimed and written under one lock, so that
+        a stop waits for a write under way and keeps the saves in their order."""
+        with self._writing:
+            with self._lock:
+                if self._due.pop(key, None) is None:
+                    return None
+            return self.record(iteration, eval_output, line)
 
     def keep_the_rest(self) -> list[Recorded | Notice]:
         """Watch is stopping: keep, in the order they were asked for, the iterations whose
         evals have not ended, without them."""
-        with self._lock:
-            rest, self._due = list(self._due.values()), {}
+        with self._writing:
+            with self._lock:
+                rest, self._due = list(self._due.values()), {}
+            return self._keep_without_evals(rest)
+
+    def _keep_without_evals(self, rest: list[Iteration]) -> list[Recorded | Notice]:
         said: list[Recorded | Notice] = []
         for iteration in rest:
             kept = self.record(iteration)

@@ -351,3 +351,12 @@ _SHAPES: dict[type, Callable[[Any, bool], list[Line]]] = {
     d.SessionSummary: lambda e, v: [(summary_line(e), False)],
     d.Recorded: lambda e, v: [(recorded_line(e), False)],
 }
+
+
+def first_runs_line(types: list[str]) -> str:
+    """Workflows with no run yet, said once at start (five named, then a count)."""
+    shown = ", ".join(types[:5]) + (f" and {len(types) - 5} more" if len(types) > 5 else "")
+    return (
+        f"no run yet of {shown}: each is pinned when its first run appears "
+        "(start one with `npx output workflow run <type>`)"
+    )

@@ -149,6 +149,11 @@ def _written_twice(text: str, kept: int) -> list[str]:
     root = yaml.compose(text, Loader=yaml.SafeLoader)
     if not isinstance(root, yaml.MappingNode) or len(root.value) == kept:
         return []
+    return names_twice(root)
+
+
+def names_twice(root: yaml.MappingNode) -> list[str]:
+    """The keys of a mapping written more than once, in order (yaml keeps the last)."""
     names = [str(key.value) for key, _ in root.value]
     return list(dict.fromkeys(n for i, n in enumerate(names) if n in names[:i]))
 

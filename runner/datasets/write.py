@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from runner.atomic import write_atomically
-from runner.datasets.read import DATASETS
+from runner.datasets.read import DATASETS, names_twice
 from runner.errors import NotWritten
 
 
@@ -76,9 +76,11 @@ def updated_text(text: str, updates: Mapping[str, Mapping[str, Any]]) -> str:
         raise NotWritten(f"not a dataset file{where} ({problem})") from None
     if not isinstance(root, yaml.MappingNode) or not isinstance(document, dict) or root.flow_style:
         raise NotWritten("not a dataset file (the top level must map case names to cases)")
-    twice = _twice(root)
-    if twice is not None or len(root.value) != len(document):
-        raise NotWritten(f'case "{twice}" is in it twice; keep one of them')
+    twice = names_twice(root)
+    if twice:
+        raise NotWritten(f'case "{twice[0]}" is in it twice; keep one of them')
+    if len(root.value) != len(document):  # a merge key (<<) among the cases
+        raise NotWritten("not a dataset file (the top level must map case names to cases)")
     lines = text.splitlines(keepends=True)
     newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
     expected = dict(document)
@@ -102,17 +104,6 @@ def updated_text(text: str, updates: Mapping[str, Mapping[str, Any]]) -> str:
             "text with another through a YAML anchor?)"
         )
     return new
-
-
-def _twice(root: yaml.MappingNode) -> str | None:
-    """The first case name written twice at the top level (yaml keeps the last one)."""
-    seen: set[str] = set()
-    for key, _ in root.value:
-        name = str(key.value)
-        if name in seen:
-            return name
-        seen.add(name)
-    return None
 
 
 @dataclass(frozen=True, slots=True)

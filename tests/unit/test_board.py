@@ -393,7 +393,11 @@ def test_an_edit_made_while_a_refused_reset_was_out_goes_at_once() -> None:
     assert not only(b.edits(1.5, EDIT_WALL, {NOTES: "n3"}), ResetRun)  # one job at a time
     lost = ResetOutcomeUnknown("the answer was lost; no run made by it", retryable=False)
     failed = b.reset_failed(2.0, run.serial, lost)
-    # The edit made meanwhile is the next change the failed one waited for: it goes now.
+    # The edit made meanwhile is the next change the failed one waited for: it goes now,
+    # and the line says so (not "stays pending").
+    assert notices(failed) == [
+        "blog-1: the answer was lost; no run made by it; the edit made meanwhile goes now"
+    ]
     (again,) = only(failed, ResetRun)
     assert again.hashes == {NOTES: "n3"}
     # A refusal with nothing newer still waits for the next edit.

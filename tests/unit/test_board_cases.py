@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from runner.actions import (
+    Action,
     Announce,
     FollowRun,
     Iteration,
@@ -390,3 +391,44 @@ def test_an_edit_made_while_it_was_not_running_is_said_once_for_every_case() -> 
     caught = [r for r in said(actions) if isinstance(r, Changed)]
     assert caught == [Changed(files=(SCORE,), catch_up=True)]
     assert len(only(actions, ResetRun)) == 3  # every case is still reset
+
+
+def test_a_second_save_while_the_first_ones_resets_are_out_is_a_round_of_its_own() -> None:
+    b = board()
+    pinned_all(b)
+    first = burst(b)
+    serials = [t.serial for t in b.trackers[:3]]
+    # Save 2 while save 1's resets are still out: it waits for the worker, then each case's
+    # second reset goes as soon as its first comes back.
+    for wait in only(b.edits(22.0, EDIT_WALL + 10, {SCORE: "h3"}), WaitWorker):
+        b.worker_seen(23.0, wait.ticket, "catalog-3", EDIT_WALL + 15)
+    back: list[Action] = []
+    second: list[ResetRun] = []
+    for serial, reset, run in zip(serials, first, ["n1", "n2", "n3"], strict=True):
+        done = b.reset_done(25.0, serial, outcome(reset, run))
+        back += done
+        second += only(done, ResetRun)
+    assert [type(r) for r in said(back)] == [CasesDecided]  # save 1: one summary, no stray line
+    ends = []
+    for serial, run in zip(serials, ["n1", "n2", "n3"], strict=True):
+        ends += b.followed(serial, run, "completed", f"out-{run}")
+    (judged,) = only(ends, RunEvals)  # save 1's evals, on save 1's runs
+    assert [(c.case, c.run_id, c.output) for c in judged.cases] == [
+        ("basic", "n1", "out-n1"),
+        ("long", "n2", "out-n2"),
+        ("empty", "n3", "out-n3"),
+    ]
+    assert judged.iteration is not None
+    assert judged.iteration.files == {SCORE: "h2"}
+    assert len(second) == 3
+    back2: list[Action] = []
+    for reset in second:
+        back2 += b.reset_done(27.0, reset.serial, outcome(reset, f"m{reset.serial}"))
+    assert [type(r) for r in said(back2)] == [CasesDecided]
+    ends2 = []
+    for reset in second:
+        ends2 += b.followed(reset.serial, f"m{reset.serial}", "completed", "w")
+    (judged2,) = only(ends2, RunEvals)
+    assert judged2.iteration is not None
+    assert [c.case for c in judged2.iteration.cases] == ["basic", "long", "empty"]
+    assert judged2.iteration.files == {SCORE: "h3"}

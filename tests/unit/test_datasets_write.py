@@ -230,6 +230,11 @@ def test_text_output_reads_as_a_literal_block_and_back() -> None:
             'case "b" is an alias of another case; write it out in full',
         ),
         (
+            "<<: {x: {input: {}}, y: {input: {}}}\nbasic:\n  input: {}\n",  # a merge key
+            {"basic": {"last_output": {"output": 1, "date": "d"}}},
+            "not a dataset file (the top level must map case names to cases)",
+        ),
+        (
             "a: &same\n  input: {}\nb: *same\n",
             {"a": {"last_output": {"output": 1, "date": "d"}}},
             "left as it was: the change would not read back as written (a case shares its "
