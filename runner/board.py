@@ -87,13 +87,7 @@ class Board:
     def _new(self, slot: Slot, *, catch_up: bool) -> Tracker:
         self._serials += 1
         entry = slot.entry if slot.fanned else None
-        return Tracker(
-            serial=self._serials,
-            workflow=slot.workflow,
-            index=slot.index,
-            entry=entry,
-            catch_up=catch_up,
-        )
+        return Tracker(self._serials, slot.workflow, slot.index, entry, catch_up=catch_up)
 
     def tracker(self, serial: int) -> Tracker | None:
         return next((t for t in self.trackers if t.serial == serial), None)
@@ -137,7 +131,9 @@ class Board:
         waiting = [t.workflow.type or t.label for t in self.trackers if t.no_run_yet]
         if waiting:
             actions.append(Say(Notice(first_runs_line(waiting), level="info")))
-        actions += self._start_cases([t for t in self.trackers if t.to_start])
+        actions += start_cases(
+            [t for t in self.trackers if t.to_start], dry_run=self.settings.dry_run
+        )
         caught_up: set[tuple[str, ...]] = set()  # an edit's catch-up, said once for all cases
         for t in self.trackers:
             if t.pin is not None:
@@ -160,10 +156,7 @@ class Board:
         cases = [t for t in self.trackers if t.index == index]
         if any(t.busy and t.pin is None for t in cases):
             return []
-        return self._start_cases([t for t in cases if t.to_start])
-
-    def _start_cases(self, trackers: list[Tracker]) -> list[Action]:
-        return start_cases(trackers, dry_run=self.settings.dry_run)
+        return start_cases([t for t in cases if t.to_start], dry_run=self.settings.dry_run)
 
     # -- pinning --------------------------------------------------------------------------
 
@@ -390,11 +383,14 @@ class Board:
         if due is None:
             return []
         done = iteration(due, self.tracker)
-        trackers = [t for t in self.trackers if t.index == due.index]
+        # The entry as it is now (a config reload may have moved it): its members' index.
+        members = [t for s in due.members if (t := self.tracker(s)) is not None]
+        index = members[0].index if members else due.index
+        trackers = [t for t in self.trackers if t.index == index]
         entry = trackers[0].entry if trackers else None
         if entry is None or entry.datasets is None:
             return [Record(done)]
-        self._judged.add(due.index)
+        self._judged.add(index)
         return [RunEvals(entry, case_runs(trackers, due), done)]
 
     def _baseline(self, index: int) -> list[Action]:
@@ -442,6 +438,7 @@ class Board:
         others like at start-up (but without catching up): pinned, then followed or read."""
         old = {t.workflow.key: t for t in self.trackers}
         carried: dict[str, Digest] = {}
+        moved: dict[int, int] = {}  # entry index before -> after, for the entries judged
         self.routes, self.trackers = routes, []
         for slot in slots:
             workflow = slot.workflow
@@ -450,9 +447,11 @@ class Board:
                 self.trackers.append(self._new(slot, catch_up=False))
                 continue
             carried.update((f, h) for files in before.pending.values() for f, h in files.items())
+            moved[before.index] = slot.index
             before.workflow, before.index, before.pending = workflow, slot.index, {}
             before.entry = slot.entry if slot.fanned else None
             self.trackers.append(before)
+        self._judged = {moved[i] for i in self._judged if i in moved}
         actions: list[Action] = [StopFollowing(t.serial) for t in old.values() if t.following]
         for summary, due in self._rounds.forget({t.serial for t in old.values()}):
             actions += self._round_done(summary, due)

@@ -27,20 +27,22 @@ class Cases:
         is a ConfigError (exit 2), with a did-you-mean."""
         warnings: list[str] = []
         cases: dict[int, list[tuple[str, str]]] = {}
+        # A new dict, swapped in whole: the watcher's thread reads it (`in_datasets`).
+        folders = dict(self.folders)  # a folder that went away is still watched for
         for index, entry in enumerate(self.config.workflows):
             if entry.datasets is None or entry.type is None:
                 continue
             found = read_datasets(self.config.root, entry.type)
             warnings += [f"{entry.type}: {p}" for p in found.problems]
             if found.folder is not None:
-                self.folders[index] = found.folder
+                folders[index] = found.folder
             named = {c.name: c for c in found.cases}
             chosen = list(named) if entry.datasets == "all" else list(entry.datasets)
             self._check(index, entry, chosen, sorted(named), found.problems)
             cases[index] = [(name, named[name].input_json) for name in chosen]
             if not chosen:
                 warnings.append(f"{entry.type}: no dataset case found, so nothing is pinned")
-        self._cases = cases
+        self._cases, self.folders = cases, folders
         return warnings
 
     def slots(self) -> list[Slot]:

@@ -155,9 +155,11 @@ class Effects:
     def _record(self, action: t.Record) -> None:
         recorder = self.recorder
         if recorder is not None:
+            key = recorder.expect(action.iteration)  # kept at a stop if not yet
 
             def record() -> list[Report]:
-                return [recorder.record(action.iteration)]
+                kept = recorder.keep(key, action.iteration)
+                return [] if kept is None else [kept]
 
             line = f"iterations of {action.iteration.workflow}"
             self._jobs.submit(record, _said, turn=self._turns.take(line))

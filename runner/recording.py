@@ -32,7 +32,8 @@ class Recorder:
         self._asked = 0
 
     def expect(self, iteration: Iteration) -> int:
-        """Note (on the loop thread) an iteration to keep once its evals end; its key."""
+        """Note (on the loop thread) an iteration to keep once its job gets to it (after its
+        evals, for dataset cases); its key."""
         with self._lock:
             self._asked += 1
             self._due[self._asked] = iteration
@@ -52,7 +53,7 @@ class Recorder:
 
     def keep_the_rest(self) -> list[Recorded | Notice]:
         """Watch is stopping: keep, in the order they were asked for, the iterations whose
-        evals have not ended, without them."""
+        jobs have not kept them (evals still running, or the job not yet run), without evals."""
         with self._writing:
             with self._lock:
                 rest, self._due = list(self._due.values()), {}

@@ -217,25 +217,25 @@ def restore(
     records = store.read()
     _iteration(records, number)
     wanted, lost = _restorable(cfg, store, file_hashes_at(records, number))
-    if not wanted and lost:
+    if lost:  # all or none: half a restore is a state that never was
         raise RunnerError(f"nothing restored: the text of {file_list(lost)} at #{number} is lost")
     if not wanted:
         typer.echo(f"Nothing to restore: the files already have their text of #{number}.")
         return
     paths = list(wanted)
-    if not yes:
-        if not sys.stdin.isatty():
-            raise UsageError(f"restore writes {file_list(paths)}; pass --yes to confirm")
-        if not typer.confirm(f"Restore {file_list(paths)} as at #{number}?"):
-            typer.echo("Nothing written.")
-            raise typer.Exit(1)
-    for path in paths:  # all or none: a file that may not be written stops them all
+    for path in paths:  # a file that may not be written stops them all, before asking
         try:
             check_writable(cfg.root / path)
         except OSError as exc:
             raise RunnerError(
                 f"cannot write {shown(path)}: {exc.strerror or exc}; nothing written"
             ) from None
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"restore writes {file_list(paths)}; pass --yes to confirm")
+        if not typer.confirm(f"Restore {file_list(paths)} as at #{number}?"):
+            typer.echo("Nothing written.")
+            raise typer.Exit(1)
     for path, data in wanted.items():
         try:
             write_atomically(cfg.root / path, data)
@@ -266,7 +266,6 @@ def _restorable(
         elif _current(cfg.root / path) != kept:
             data = store.blob(kept)
             if data is None:
-                warn(f"{shown(path)}: its text is not kept any more; left as it is")
                 lost.append(path)
             else:
                 wanted[path] = data

@@ -492,11 +492,29 @@ def test_restore_whose_text_is_lost_says_nothing_was_restored(
         blob.unlink()
     code, out, err = run_main(["restore", "1", "--yes", "-c", str(config)], capsys)
     assert (code, out) == (1, "")
-    assert err == (
-        "warning: prompts/draft.prompt: its text is not kept any more; left as it is\n"
-        "error: nothing restored: the text of prompts/draft.prompt at #1 is lost\n"
-    )
+    assert err == "error: nothing restored: the text of prompts/draft.prompt at #1 is lost\n"
     assert (tmp_path / "prompts/draft.prompt").read_text() == "Sum them.\n"
+
+
+def test_restore_with_one_text_lost_writes_none_of_the_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Half a restore is a state that never was: the kept text is not written either.
+    config = project(tmp_path)
+    three_iterations(tmp_path)
+    texts: dict[str, str | None] = {
+        "prompts/draft.prompt": "Add.\n",
+        "prompts/tone.prompt": "Be long.\n",
+    }
+    iteration(tmp_path, "2026-12-03T09:15:00.000Z", texts, {"case_a": {"result": 1}}, None)
+    for blob in (tmp_path / ".output-reset" / "objects").rglob("*"):
+        if blob.is_file() and blob.read_bytes() == b"Be brief.\n":
+            blob.unlink()
+    code, out, err = run_main(["restore", "3", "--yes", "-c", str(config)], capsys)
+    assert (code, out) == (1, "")
+    assert err == "error: nothing restored: the text of prompts/tone.prompt at #3 is lost\n"
+    assert (tmp_path / "prompts/draft.prompt").read_text() == "Add.\n"
+    assert (tmp_path / "prompts/tone.prompt").read_text() == "Be long.\n"
 
 
 def test_log_of_a_record_whose_lists_are_damaged_shows_what_it_can(

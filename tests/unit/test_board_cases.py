@@ -432,3 +432,32 @@ def test_a_second_save_while_the_first_ones_resets_are_out_is_a_round_of_its_own
     assert judged2.iteration is not None
     assert [c.case for c in judged2.iteration.cases] == ["basic", "long", "empty"]
     assert judged2.iteration.files == {SCORE: "h3"}
+
+
+def test_a_config_reload_that_moves_the_entry_keeps_its_evals_on_its_own_cases() -> None:
+    b = board()
+    pinned_all(b)  # the evals before any edit were asked for (entry 0)
+    moved = "workflows:\n  - id: first-1\n    rules:\n      - files: src/first.prompt\n" + (
+        "        rerun: draft\n" + CONFIG.removeprefix("workflows:\n")
+    )
+    entries = parse_config(moved, path=Path("/p/output-reset.yaml"), shown_as="c").workflows
+
+    class Moved(Routes):
+        def rules_for(self, rel: str) -> tuple[RuleRef, ...]:
+            return {SCORE: (RuleRef(1, 0),)}.get(rel, ())
+
+    actions = b.reconfigure(slots_of(entries, {1: CASES}), Moved(), 10.0)
+    cases = [t for t in b.trackers if t.workflow.case is not None]
+    assert [t.index for t in cases] == [1, 1, 1]  # the datasets entry is entry 1 now
+    # Not judged again as if new, and a save is judged on the cases, not on `first-1`.
+    assert not only(actions, RunEvals)
+    first = next(t for t in b.trackers if t.workflow.id == "first-1")
+    b.pinned(11.0, first.serial, result(pin("f1", "first-1")))
+    resets = burst(b)
+    for tracker, reset, run in zip(cases, resets, ["n1", "n2", "n3"], strict=True):
+        b.reset_done(21.0, tracker.serial, outcome(reset, run))
+    ends = []
+    for tracker, run in zip(cases, ["n1", "n2", "n3"], strict=True):
+        ends += b.followed(tracker.serial, run, "completed", run)
+    (judged,) = only(ends, RunEvals)
+    assert [c.case for c in judged.cases] == ["basic", "long", "empty"]
