@@ -230,17 +230,15 @@ class Board:
         ended, ticket = self._gate.begin(now, wall, md_only=md_only)
         actions: list[Action] = [EndWait(ended)] if ended is not None else []
         actions.append(WaitWorker(ticket, self._gate.md_only))
+        said: set[str] = set()  # a fanned-out entry's cases wait as one: said once
         for tracker in trackers:
             tracker.held = True
-            if not tracker.told_waiting:
-                tracker.told_waiting = True
-                report = WaitingForWorker(
-                    label=tracker.label,
-                    files=tracker.files(),
-                    md_only=self._gate.md_only,
-                    timeout_s=self.settings.worker_timeout_s,
-                )
-                actions.append(Say(report))
+            label = tracker.workflow.case_of or tracker.label
+            if not tracker.told_waiting and label not in said:
+                said.add(label)
+                gate, timeout = self._gate.md_only, self.settings.worker_timeout_s
+                actions.append(Say(WaitingForWorker(label, tracker.files(), gate, timeout)))
+            tracker.told_waiting = True
         return actions
 
     def worker_seen(
@@ -439,19 +437,22 @@ class Board:
         old = {t.workflow.key: t for t in self.trackers}
         carried: dict[str, Digest] = {}
         moved: dict[int, int] = {}  # entry index before -> after, for the entries judged
+        fresh: set[int] = set()  # entries with a new run to pin (a new case, a new input)
         self.routes, self.trackers = routes, []
         for slot in slots:
             workflow = slot.workflow
             before = old.pop(workflow.key, None)
             if before is None or before.workflow.fingerprint() != workflow.fingerprint():
                 self.trackers.append(self._new(slot, catch_up=False))
+                fresh.add(slot.index)
                 continue
             carried.update((f, h) for files in before.pending.values() for f, h in files.items())
             moved[before.index] = slot.index
             before.workflow, before.index, before.pending = workflow, slot.index, {}
             before.entry = slot.entry if slot.fanned else None
             self.trackers.append(before)
-        self._judged = {moved[i] for i in self._judged if i in moved}
+        # An entry with a new case (or a case's new input) is judged again once it settles.
+        self._judged = {moved[i] for i in self._judged if i in moved} - fresh
         actions: list[Action] = [StopFollowing(t.serial) for t in old.values() if t.following]
         for summary, due in self._rounds.forget({t.serial for t in old.values()}):
             actions += self._round_done(summary, due)

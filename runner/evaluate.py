@@ -52,7 +52,11 @@ class Evaluator:
         entry = action.entry
         workflow_type = entry.type or ""
         name = f"{workflow_type}_eval"
-        if action.baseline:
+        with self._lock:
+            judged_here = entry.key in self._before
+        if action.baseline and not judged_here:
+            # At start: the verdicts kept with the last iteration stand for these runs. Later
+            # (a dataset's cases changed), the cases are judged again as they are now.
             kept = self._kept_verdicts(workflow_type)
             if kept:
                 with self._lock:

@@ -216,7 +216,19 @@ def restore(
     store = Iterations(cfg.state_dir)
     records = store.read()
     _iteration(records, number)
-    wanted, lost = _restorable(cfg, store, file_hashes_at(records, number))
+    at = file_hashes_at(records, number)
+    from runner.paths import Matcher
+
+    newest, matcher = max(r["n"] for r in records), Matcher(cfg)
+    later = [
+        f for f in sorted(set(file_hashes_at(records, newest)) - set(at)) if matcher.rules_for(f)
+    ]
+    if later:  # first recorded after N: their text at N (before that change) is not kept
+        warn(
+            f"{file_list(later)}: first changed after #{number}, so its text at #{number} is "
+            "not kept; left as it is"
+        )
+    wanted, lost = _restorable(cfg, store, at)
     if lost:  # all or none: half a restore is a state that never was
         raise RunnerError(f"nothing restored: the text of {file_list(lost)} at #{number} is lost")
     if not wanted:

@@ -522,3 +522,28 @@ def test_stopping_while_a_saves_evals_run_keeps_its_iteration_without_them(
     assert len(record["cases"]) == 3
     assert [k.n for k in kept] == [1]
     assert any("iteration 1 kept without its evals" in n.message for n in said)
+
+
+def test_a_case_whose_input_changed_is_judged_again_before_the_next_save_is_compared(
+    tmp_path: Path, fake: FakeOutputApi
+) -> None:
+    judge_length(fake)
+    config = project(tmp_path)
+    every_case_ran(fake)
+    engine = api(fake)
+    try:
+        with Running(config, engine, Options(wait_worker=False)) as running:
+            first = running.wait_for(Evaluated, timeout=15)
+            # short's input gets long enough to pass: its new run is judged as it is now...
+            file = tmp_path / WORKFLOW / "tests" / "datasets" / "cases.yml"
+            file.write_text(dataset({**CASES, "short": "alpha beta gamma"}))
+            again = running.wait_for(Evaluated, timeout=15)
+            # ...so that the next save is compared with that, not with short's old verdict.
+            (tmp_path / POLISH).write_text("<user>polish v2</user>\n")
+            saved = running.wait_for(Evaluated, timeout=15)
+    finally:
+        engine.close()
+    assert verdict_line(first.matrix) == "2 pass, 1 fail"
+    assert again.baseline
+    assert verdict_line(again.matrix).startswith("3 pass")
+    assert verdict_line(saved.matrix) == "3 pass (was 3 pass): same"

@@ -24,7 +24,7 @@ from runner.board import Board
 from runner.config import RuleRef, parse_config
 from runner.errors import ApiError, NotStarted, OtherRunRunning
 from runner.pins import Pin
-from runner.reports import CasesDecided, Changed, Decided, Pinned
+from runner.reports import CasesDecided, Changed, Decided, Pinned, WaitingForWorker
 from runner.wording import cases_line
 from tests.unit.test_board import (
     EDIT_WALL,
@@ -76,8 +76,11 @@ def pinned_all(b: Board) -> None:
 
 def burst(b: Board) -> list[ResetRun]:
     """Save the prompt of the dataset entry and let the worker reload: one ResetRun per case."""
-    waits = only(b.edits(1.0, EDIT_WALL, {SCORE: "h2"}), WaitWorker)
+    edited = b.edits(1.0, EDIT_WALL, {SCORE: "h2"})
+    waits = only(edited, WaitWorker)
     assert len(waits) == 1  # one wait for the whole entry, not one per case
+    told = [r for r in said(edited) if isinstance(r, WaitingForWorker)]
+    assert [w.label for w in told] == ["blog"]  # and said once for its cases
     return only(b.worker_seen(20.0, waits[0].ticket, "catalog-2", EDIT_WALL + 5), ResetRun)
 
 
