@@ -36,19 +36,12 @@ class Evaluator:
         self._before: dict[str, list[CaseVerdict]] = {}  # entry -> last verdicts
         self._told: set[str] = set()  # entries told there is no eval workflow
         self._lock = threading.Lock()
-        self._entries: dict[str, threading.Lock] = {}  # one eval at a time per entry
 
     def run(self, action: RunEvals) -> Evaluated | Notice | None:
         """The verdicts (None: a baseline not needed, as an eval of these runs is kept).
 
-        One entry's evals run one after the other, in the order asked: a save's evals wait
-        for the evals before any edit still under way, and compare with them."""
-        with self._lock:
-            turn = self._entries.setdefault(action.entry.key, threading.Lock())
-        with turn:
-            return self._run(action)
-
-    def _run(self, action: RunEvals) -> Evaluated | Notice | None:
+        `watch` runs one entry's evals one after the other, in the order asked (its jobs take
+        their turn, jobs.Turns), so a save's evals compare with the evals before them."""
         entry = action.entry
         workflow_type = entry.type or ""
         name = f"{workflow_type}_eval"

@@ -2,7 +2,8 @@
 together and said once; the cases' runs as the evals see them; when the evals before any edit
 are due; and what a finished round keeps as an iteration.
 
-The board holds the trackers and calls these; nothing here keeps state of its own.
+The board holds the trackers and calls these; nothing here keeps state of its own (starting
+cases marks the trackers started).
 """
 
 from __future__ import annotations
