@@ -127,10 +127,9 @@ def _cases_of(path: Path, shown: str, problems: list[str]) -> list[Case]:
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "not YAML"
-        raise _Unusable(f"{shown}{where}: not a dataset file ({_one_line(str(problem))})") from None
+        at, problem = yaml_error(exc)
+        where = f":{at[0]}:{at[1]}" if at is not None else ""
+        raise _Unusable(f"{shown}{where}: not a dataset file ({_one_line(problem)})") from None
     if not isinstance(document, dict):
         raise _Unusable(f"{shown}: not a dataset file (the top level must map case names to cases)")
     for name in _written_twice(text, len(document)):
@@ -142,6 +141,13 @@ def _cases_of(path: Path, shown: str, problems: list[str]) -> list[Case]:
             continue
         cases.append(Case(name=str(name), input=body["input"], body=body, source=path))
     return cases
+
+
+def yaml_error(exc: yaml.YAMLError) -> tuple[tuple[int, int] | None, str]:
+    """Where a YAML error is (line and column, from 1) when it says, and what it is."""
+    mark = getattr(exc, "problem_mark", None)
+    at = (mark.line + 1, mark.column + 1) if mark is not None else None
+    return at, str(getattr(exc, "problem", None) or "not YAML")
 
 
 def _written_twice(text: str, kept: int) -> list[str]:

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from runner.atomic import write_atomically
-from runner.datasets.read import DATASETS, names_twice
+from runner.datasets.read import DATASETS, names_twice, yaml_error
 from runner.errors import NotWritten
 
 
@@ -70,9 +70,8 @@ def updated_text(text: str, updates: Mapping[str, Mapping[str, Any]]) -> str:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "not YAML"
+        at, problem = yaml_error(exc)
+        where = f" at line {at[0]}, column {at[1]}" if at is not None else ""
         raise NotWritten(f"not a dataset file{where} ({problem})") from None
     if not isinstance(root, yaml.MappingNode) or not isinstance(document, dict) or root.flow_style:
         raise NotWritten("not a dataset file (the top level must map case names to cases)")
